@@ -1,0 +1,111 @@
+"""On-disk cache of captured inputs, one file per (space, record, capture settings).
+
+The key holds everything a capture depends on: the space, the record id and its architecture
+config, the build variant, the seed, the batch (size, length, text fingerprint), the objective,
+the number of sampled elements, the storage dtype and :data:`CAPTURE_VERSION` (bumped whenever
+the capture code changes what it computes). Files are written atomically, so an interrupted
+run never leaves a half-written entry and loses nothing already stored.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from .bank import Inputs
+from .capture import DEFAULT_MAX_ELEMENTS
+from .data import cache_dir
+
+CAPTURE_VERSION = 1
+STORAGE_DTYPES = {"float32": torch.float32, "float16": torch.float16}
+
+
+@dataclass(frozen=True)
+class CaptureSettings:
+    """How inputs are captured. ``None`` fields take the space's defaults (see ``resolved``)."""
+
+    batch_size: int = 16
+    seq_len: int | None = None
+    seed: int = 0
+    objective: str | None = None
+    variant: str | None = None
+    max_elements: int = DEFAULT_MAX_ELEMENTS
+    text_path: str | None = None
+    storage_dtype: str = "float32"
+
+    def resolved(self, space) -> "CaptureSettings":
+        """Fill the defaults of ``space`` and validate against it."""
+        s = dataclasses.replace(
+            self,
+            seq_len=self.seq_len or space.default_seq_len,
+            objective=self.objective or space.default_objective,
+            variant=self.variant or space.default_variant)
+        if s.variant not in space.variants:
+            raise ValueError(f"variant {s.variant!r} is not one of {space.variants} "
+                             f"for space {space.name!r}")
+        if s.objective not in space.objectives:
+            raise ValueError(f"objective {s.objective!r} is not one of {space.objectives} "
+                             f"for space {space.name!r}")
+        if s.storage_dtype not in STORAGE_DTYPES:
+            raise ValueError(f"storage_dtype must be one of {tuple(STORAGE_DTYPES)}")
+        if s.batch_size < 1 or s.seq_len < 4 or s.max_elements < 1:
+            raise ValueError(f"invalid capture sizes: {s}")
+        return s
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def entry_key(space_name: str, record, settings: CaptureSettings, text_fingerprint: str) -> dict:
+    """Everything a captured entry depends on, as a JSON-able dict."""
+    return {"capture_version": CAPTURE_VERSION, "space": space_name, "record": record.id,
+            "benchmark": record.benchmark, "config": repr(record.config),
+            "text": text_fingerprint, **settings.as_dict(), "text_path": None}
+
+
+class CaptureCache:
+    """A folder of captured entries (default: ``$LPZERO_GP_CACHE`` or the user cache)."""
+
+    def __init__(self, root: str | os.PathLike | None = None):
+        self.root = Path(root) if root is not None else cache_dir()
+
+    def path(self, key: dict) -> Path:
+        digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:20]
+        return self.root / key["space"] / f"{key['record']}-{digest}.pt"
+
+    def load(self, key: dict) -> Inputs | None:
+        path = self.path(key)
+        if not path.is_file():
+            return None
+        try:
+            blob = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as exc:  # a corrupt entry is recomputed, and said so
+            import warnings
+            warnings.warn(f"ignoring unreadable cache entry {path}: {exc}")
+            return None
+        if blob.get("key") != key:
+            return None
+        return Inputs({n: t.float() for n, t in blob["tensors"].items()},
+                      dict(blob["numel"]), dict(blob.get("meta", {})))
+
+    def store(self, key: dict, inputs: Inputs) -> Path:
+        path = self.path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        dtype = STORAGE_DTYPES[key["storage_dtype"]]
+        blob = {"key": key, "tensors": {n: t.to(dtype) for n, t in inputs.tensors.items()},
+                "numel": inputs.numel, "meta": inputs.meta}
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix="part-", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                torch.save(blob, out)
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        return path

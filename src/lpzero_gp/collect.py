@@ -1,0 +1,100 @@
+"""Captured inputs for many records: build, capture (or reload from the cache), stack.
+
+This is the one place where models are run. Everything downstream (proxies, search,
+baselines written in the proxy language) reads the resulting :class:`~lpzero_gp.bank.InputBank`.
+"""
+from __future__ import annotations
+
+import os
+import platform
+import time
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import torch
+from tqdm.auto import tqdm
+
+from .bank import InputBank, Inputs
+from .benchmarks import Record
+from .cache import CAPTURE_VERSION, CaptureCache, CaptureSettings, entry_key
+from .capture import capture_inputs
+from .errors import LpzeroError
+from .text import text_fingerprint
+
+
+@dataclass
+class CollectStats:
+    """What a collection did: how many entries were captured or reloaded, and how long it took."""
+
+    captured: int = 0
+    reloaded: int = 0
+    capture_seconds: float = 0.0
+    per_record_seconds: dict = field(default_factory=dict)
+
+
+def make_space_batch(space, settings: CaptureSettings, data_dir=None) -> dict:
+    """The one batch every architecture of a run sees."""
+    return space.make_batch(batch_size=settings.batch_size, seq_len=settings.seq_len,
+                            seed=settings.seed, text_path=settings.text_path,
+                            data_dir=None if data_dir is None else str(data_dir),
+                            objective=settings.objective)
+
+
+def capture_record(space, record: Record, settings: CaptureSettings, batch: dict) -> Inputs:
+    """Build ``record``'s model at ``settings.seed`` and capture its inputs (no cache)."""
+    model = space.build(record, settings.variant, settings.seed)
+    meta = {"record": record.id, "space": space.name, "variant": settings.variant,
+            "seed": settings.seed, "objective": settings.objective,
+            "batch_size": settings.batch_size, "seq_len": settings.seq_len,
+            "max_elements": settings.max_elements, "capture_version": CAPTURE_VERSION,
+            "torch": str(torch.__version__), "python": platform.python_version()}
+    inputs = capture_inputs(model, batch, settings.objective, settings.max_elements,
+                            settings.seed, meta)
+    if settings.storage_dtype == "float16":  # the same values whether cached or fresh
+        inputs.tensors = {n: t.half().float() for n, t in inputs.tensors.items()}
+    return inputs
+
+
+def collect_inputs(space, records: Sequence[Record], settings: CaptureSettings | None = None,
+                   cache: CaptureCache | str | os.PathLike | None | bool = None,
+                   data_dir=None, progress: bool = True,
+                   stats: CollectStats | None = None) -> InputBank:
+    """Inputs of ``records`` stacked into one bank, each captured at most once.
+
+    ``cache``: a :class:`CaptureCache`, a folder, ``None`` for the default folder, or
+    ``False`` for no cache. Each record is stored as soon as it is captured, so an error on
+    one record (re-raised naming it) loses nothing already computed.
+    """
+    settings = (settings or CaptureSettings()).resolved(space)
+    if cache is not False and not isinstance(cache, CaptureCache):
+        cache = CaptureCache(cache)
+    stats = stats if stats is not None else CollectStats()
+    fingerprint = text_fingerprint(settings.text_path)
+    batch = None
+    collected = []
+    bar = tqdm(records, desc=f"capture {space.name}", unit="arch", disable=not progress)
+    for record in bar:
+        key = entry_key(space.name, record, settings, fingerprint)
+        inputs = cache.load(key) if cache else None
+        if inputs is not None:
+            stats.reloaded += 1
+        else:
+            if batch is None:
+                batch = make_space_batch(space, settings, data_dir)
+            start = time.perf_counter()
+            try:
+                inputs = capture_record(space, record, settings, batch)
+            except LpzeroError:
+                raise
+            except Exception as exc:
+                raise LpzeroError(f"capturing record {record.id} of {record.benchmark} "
+                                  f"({settings.variant} build) failed: {exc}") from exc
+            elapsed = time.perf_counter() - start
+            stats.captured += 1
+            stats.capture_seconds += elapsed
+            stats.per_record_seconds[record.id] = elapsed
+            if cache:
+                cache.store(key, inputs)
+        collected.append(inputs)
+    return InputBank.from_inputs(collected, [r.id for r in records],
+                                 [r.quality for r in records])

@@ -1,0 +1,31 @@
+"""Shared test settings: the data folder (``../shared/data`` unless LPZERO_GP_DATA says
+otherwise), no downloads, a private capture cache, one torch thread per process."""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = Path(os.environ.get("LPZERO_GP_DATA", REPO.parent / "shared" / "data")).resolve()
+os.environ["LPZERO_GP_DATA"] = str(DATA)
+os.environ["LPZERO_GP_OFFLINE"] = "1"
+os.environ["LPZERO_GP_CACHE"] = tempfile.mkdtemp(prefix="lpzero-gp-test-cache-")
+torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    if not (DATA / "nas-bench-bert" / "BERT_benchmark.json").is_file():
+        raise RuntimeError(f"the test data folder {DATA} lacks nas-bench-bert records; set "
+                           "LPZERO_GP_DATA to a folder laid out like ../shared/data")
+    return DATA
+
+
+@pytest.fixture(scope="session")
+def session_cache(tmp_path_factory) -> Path:
+    """A capture cache shared by the tests of one session (never the user's own)."""
+    return tmp_path_factory.mktemp("capture-cache")
