@@ -9,7 +9,7 @@ Per layer ``l`` (``model.proxy_layers()[l]``):
 
 - ``A``, ``H``, ``S``: the outputs of the layer's ``Tap`` modules of that kind. When a layer has
   several taps of one kind (an FFN stack of 3 GELUs, a DSC layer's two softmax maps) their
-  flattened tensors are concatenated in module order.
+  flattened tensors are concatenated in the order the taps run.
 - ``W``: every parameter of the layer with ``ndim >= 2``, flattened and concatenated in
   ``named_parameters`` order; ``G``: the gradients of the objective with respect to them.
 - ``J``: the gradient of the objective with respect to the hidden states entering the layer,
