@@ -112,5 +112,5 @@ def test_subset_keeps_order(data_dir):
     sub = bench.subset(ids=[bench[5].id, bench[2].id])
     assert sub.ids == [bench[5].id, bench[2].id]
     assert len(bench.subset(limit=7)) == 7
-    with pytest.raises(KeyError):
+    with pytest.raises(RecordError, match="'no-such-id' is not in"):
         bench.subset(ids=["no-such-id"])

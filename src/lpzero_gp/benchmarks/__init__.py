@@ -11,6 +11,8 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from ..errors import RecordError
+
 
 @dataclass(frozen=True)
 class Record:
@@ -64,7 +66,7 @@ class Benchmark:
         for r in self.records:
             if r.id == str(rid):
                 return r
-        raise KeyError(f"record {rid!r} is not in {self.source}")
+        raise RecordError(f"record {rid!r} is not in {self.source}")
 
     def subset(self, ids: Sequence[str] | None = None, limit: int | None = None) -> "Benchmark":
         """The records with the given ids (in that order), or the first ``limit`` records."""
