@@ -1,0 +1,43 @@
+"""The proxy language of lpzero-gp: typed formulas over captured inputs.
+
+Exports:
+
+- ``TensorL, ScalarL, Scalar``: the three strong types (per-layer tensor with its numel,
+  per-layer scalar (N, L), per-architecture scalar (N,)). Every formula returns ``Scalar``.
+- ``Primitive``; ``REGISTRY: dict[str, Primitive]`` (every primitive, declared once);
+  ``check_registry()`` (probe every primitive; raises ``RuntimeError`` on a wrong one).
+- ``Language`` (``name, path, inputs, pset, primitives, weights, limits, template``;
+  ``generate(rng) -> gp.PrimitiveTree``, ``parse(text) -> gp.PrimitiveTree``,
+  ``is_well_typed(tree) -> bool``, ``within_limits(tree) -> bool``; for free-form languages
+  ``generate_subtree(rng, ret, max_depth, max_nodes=None)`` (subtree mutation); for template
+  languages ``genes(tree) -> TemplateGenes``, ``from_genes(genes)``, ``random_genes(rng)``);
+  ``Limits(min_depth, max_depth, max_nodes, init_max_depth)``.
+- ``load_language(name_or_path) -> Language``: "lpzero", "default" or a path to a TOML file;
+  cached per path. Malformed files raise ``ConfigError`` naming file and key.
+- ``interpret(tree, language, bank) -> torch.Tensor`` (N,) float64, raw (may hold NaN).
+- ``ProxyResult(scores, valid, reason, invalid_records, record_ids)``; ``score_status``.
+- ``Proxy(tree, language, figures={})``: ``Proxy.parse(text, language="default")``,
+  ``str(proxy)``, ``to_json()``, ``Proxy.from_json(dict_or_path)``, ``evaluate(bank) ->
+  ProxyResult``, ``sympy(simplify=False)``, ``latex(simplify=True)``, ``pretty(simplify=True)``,
+  ``canonical()``.
+- ``show_text(proxy, simplify=False, latex=False) -> str``; ``latex_row(name, proxy, figures)``.
+- ``LPZERO_FLEXIBERT_PROXY``, ``LPZERO_GPT2_PROXY``: LPZero's published proxies as formulas in
+  the "lpzero" language.
+
+Parse errors raise :class:`lpzero_gp.errors.FormulaError` quoting the formula with a caret.
+"""
+from .interpret import MissingInputError, interpret
+from .primitive_set import (Language, Limits, Template, TemplateGenes, load_language,
+                            primitives_dir)
+from .proxy import (LPZERO_FLEXIBERT_PROXY, LPZERO_GPT2_PROXY, Proxy, ProxyResult, latex_row,
+                    score_status, show_text)
+from .registry import REGISTRY, Primitive, check_registry
+from .sympy_form import to_sympy
+from .types import Scalar, ScalarL, TensorL, TensorValue
+
+__all__ = [
+    "TensorL", "ScalarL", "Scalar", "TensorValue", "Primitive", "REGISTRY", "check_registry",
+    "Language", "Limits", "Template", "TemplateGenes", "load_language", "primitives_dir",
+    "interpret", "MissingInputError", "ProxyResult", "Proxy", "score_status", "show_text",
+    "latex_row", "to_sympy", "LPZERO_FLEXIBERT_PROXY", "LPZERO_GPT2_PROXY",
+]

@@ -1,0 +1,43 @@
+"""Evaluating a tree on an :class:`~lpzero_gp.bank.InputBank`: all architectures at once.
+
+A stack machine over the tree's prefix list (read right to left): an input pushes its
+:class:`TensorValue` ((N, L, K) samples and (N, L) counts), a primitive pops its arguments and
+pushes its result. The root leaves one (N,) float64 tensor: the raw scores, NaN or inf where
+the formula is undefined for an architecture.
+"""
+from __future__ import annotations
+
+import torch
+from deap import gp
+
+from ..errors import FormulaError
+from .types import SCALAR_DTYPE, TENSOR_DTYPE, TensorValue
+
+
+class MissingInputError(FormulaError):
+    """The formula reads an input the bank was not captured with."""
+
+
+def interpret(tree, language, bank) -> torch.Tensor:
+    """Raw scores (N,) float64 of ``tree`` (a formula of ``language``) on ``bank``."""
+    missing = sorted({n.value for n in tree if isinstance(n, gp.Terminal)} - set(bank.tensors))
+    if missing:
+        raise MissingInputError(f"formula {tree} reads input(s) {', '.join(missing)}, which the "
+                                f"bank lacks (it holds {', '.join(bank.tensors) or 'nothing'})")
+    mask = bank.layer_mask
+    stack: list = []
+    with torch.no_grad():
+        for node in reversed(tree):
+            if isinstance(node, gp.Terminal):
+                stack.append(TensorValue(bank.tensors[node.value].to(TENSOR_DTYPE),
+                                         bank.numel[node.value].to(SCALAR_DTYPE)))
+                continue
+            prim = language.primitives.get(node.name)
+            if prim is None:
+                raise FormulaError(f"formula {tree}: {node.name!r} is not an operation of "
+                                   f"language {language.name!r}")
+            args = [stack.pop() for _ in range(prim.arity)]
+            stack.append(prim.fn(mask, *args) if prim.kind == "aggregation" else prim.fn(*args))
+    if len(stack) != 1 or not isinstance(stack[0], torch.Tensor) or stack[0].ndim != 1:
+        raise FormulaError(f"formula {tree} is not one Scalar-valued tree")
+    return stack[0].to(SCALAR_DTYPE)

@@ -1,0 +1,447 @@
+"""Primitive sets (languages) read from TOML files, and what they can do with trees.
+
+A primitive-set file names the inputs and operations of a language with their sampling weights
+and the size limits of its trees. Two shapes exist:
+
+``shape = "free"`` (default): any well-typed tree whose root is a ``Scalar``::
+
+    name = "default"
+    description = "..."
+    inputs = { A = 1.0, H = 1.0 }        # or a list ["A", "H"] (weight 1 each)
+    [operations]                         # or a list of names (registry default weights)
+    t_mean = 1.0
+    layer_mean = 1.0
+    [limits]
+    min_depth = 3         # generated trees reach at least this height when the types allow
+    init_max_depth = 6    # generated trees aim at a height in [min_depth, init_max_depth]
+    max_depth = 8         # no tree higher than this (height: a lone input has height 0)
+    max_nodes = 25
+
+``shape = "lpzero"``: LPZero's fixed template. Two inputs, each through two unary operations
+(an operation that reduces to a per-layer scalar makes the next one act on that scalar, via the
+primitive's ``scalar_form``), each branch reduced by ``template.reduction`` if still a tensor,
+joined per layer by a binary operation, aggregated over layers by ``template.aggregation``::
+
+    name = "lpzero"
+    shape = "lpzero"
+    inputs = ["A", "G", "H", "S", "W", "J"]
+    [unary]               # the unary operations, named at the tensor level, with weights
+    [binary]              # per-layer-scalar binary operations with weights
+    [template]
+    reduction = "t_mean"
+    aggregation = "layer_mean"
+
+Any problem in a file raises :class:`~lpzero_gp.errors.ConfigError` naming the file and key.
+"""
+from __future__ import annotations
+
+import os
+import random
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from deap import gp
+
+from ..bank import INPUT_NAMES
+from ..errors import ConfigError, FormulaError
+from .generate import TypedGenerator, random_tree
+from .registry import REGISTRY, Primitive
+from .text import parse_nodes
+from .types import TYPES, Scalar, ScalarL, TensorL
+
+SHAPES = ("free", "lpzero")
+_TOP_KEYS = {"free": {"name", "description", "shape", "inputs", "operations", "limits"},
+             "lpzero": {"name", "description", "shape", "inputs", "unary", "binary",
+                        "template"}}
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Tree-size limits. Heights count edges: a lone input has height 0."""
+
+    min_depth: int
+    max_depth: int
+    max_nodes: int
+    init_max_depth: int
+
+
+@dataclass(frozen=True)
+class Template:
+    """LPZero's template: slot operations (tensor-level names) and how branches are joined."""
+
+    unary: dict[str, float]
+    binary: dict[str, float]
+    reduction: str
+    aggregation: str
+
+
+@dataclass(frozen=True)
+class TemplateGenes:
+    """One LPZero proxy as its genes (the public code's genotype).
+
+    ``inputs``: the two input names; ``unary``: per branch the two unary operations, innermost
+    first, named at the tensor level (``t_fro``, ``logsoftmax``) whatever level they act on;
+    ``binary``: the per-layer binary operation.
+    """
+
+    inputs: tuple[str, str]
+    unary: tuple[tuple[str, str], tuple[str, str]]
+    binary: str
+
+
+def primitives_dir() -> Path:
+    """The folder of the built-in primitive sets (``$LPZERO_GP_PRIMITIVES`` overrides it)."""
+    env = os.environ.get("LPZERO_GP_PRIMITIVES")
+    return Path(env) if env else Path(__file__).resolve().parents[3] / "primitives"
+
+
+class Language:
+    """A primitive set: inputs, operations, weights, limits, and the DEAP ``pset``.
+
+    ``pset``: DEAP ``PrimitiveSetTyped`` returning :class:`Scalar`, inputs as terminals.
+    ``primitives``: the registry entries in the set. ``weights``: sampling weight per input and
+    operation name (for a template, per unary slot, binary operation and input).
+    """
+
+    def __init__(self, name: str, path: Path | None, inputs: dict[str, float],
+                 operations: dict[str, float], limits: Limits, template: Template | None = None,
+                 description: str = ""):
+        self.name, self.path, self.description = name, path, description
+        self.inputs: tuple[str, ...] = tuple(inputs)
+        self.limits = limits
+        self.template_spec = template
+        self.template: str | None = "lpzero" if template is not None else None
+        if template is None:
+            used = dict(operations)
+        else:
+            used = {**{s: 0.0 for s in template.unary}, template.reduction: 0.0,
+                    template.aggregation: 0.0}
+            for slot in template.unary:
+                used[REGISTRY[slot].scalar_form] = 0.0
+            used.update(template.binary)
+        self.primitives: dict[str, Primitive] = {n: REGISTRY[n] for n in used}
+        self.weights: dict[str, float] = {**inputs, **(operations if template is None else
+                                                       {**template.unary, **template.binary})}
+        self.pset = gp.PrimitiveSetTyped(name, [], Scalar)
+        for n, prim in self.primitives.items():
+            self.pset.addPrimitive(prim.fn, list(prim.args), prim.ret, name=n)
+        for n in self.inputs:
+            self.pset.addTerminal(n, TensorL, name=n)
+        self._generator = TypedGenerator(
+            [(self.pset.mapping[n], w) for n, w in {**inputs, **operations}.items()],
+            limits.max_depth, limits.max_nodes) if template is None else None
+        if template is not None:
+            self._slot_of = {REGISTRY[s].scalar_form: s for s in template.unary}
+
+    def __repr__(self) -> str:
+        return f"Language({self.name!r}, {len(self.primitives)} operations, inputs {self.inputs})"
+
+    # -- generation ---------------------------------------------------------------------------
+    def generate(self, rng: random.Random) -> gp.PrimitiveTree:
+        """A random well-typed tree within the limits (the template's shape for a template)."""
+        if self.template_spec is not None:
+            return self.from_genes(self.random_genes(rng))
+        lim = self.limits
+        return random_tree(self._generator, rng, Scalar, lim.min_depth, lim.init_max_depth)
+
+    def generate_subtree(self, rng: random.Random, ret: type, max_depth: int,
+                         max_nodes: int | None = None, min_depth: int = 0) -> list:
+        """Prefix nodes of a random subtree of type ``ret`` (for subtree mutation).
+
+        ``max_depth``/``max_nodes`` bound the subtree itself. Free-form languages only.
+        """
+        if self._generator is None:
+            raise ValueError(f"language {self.name!r} follows a template; vary its genes")
+        max_nodes = self.limits.max_nodes if max_nodes is None else max_nodes
+        target = rng.randint(min(min_depth, max_depth), max_depth)
+        return self._generator.generate(rng, ret, min_depth, target,
+                                        rng.choice(("grow", "full")), max_depth, max_nodes)
+
+    def can_generate(self, ret: type, max_depth: int, max_nodes: int) -> bool:
+        """Whether a subtree of type ``ret`` fits ``max_depth`` and ``max_nodes``."""
+        return self._generator is not None and self._generator.can_make(ret, max_depth,
+                                                                         max_nodes)
+
+    # -- template genes -----------------------------------------------------------------------
+    def random_genes(self, rng: random.Random) -> TemplateGenes:
+        spec = self._spec()
+        names, weights = list(self.inputs), [self.weights[n] for n in self.inputs]
+        slots, slot_w = list(spec.unary), list(spec.unary.values())
+        pick = lambda pool, w: rng.choices(pool, weights=w)[0]  # noqa: E731
+        inputs = (pick(names, weights), pick(names, weights))
+        unary = tuple((pick(slots, slot_w), pick(slots, slot_w)) for _ in range(2))
+        binary = pick(list(spec.binary), list(spec.binary.values()))
+        return TemplateGenes(inputs, unary, binary)  # type: ignore[arg-type]
+
+    def from_genes(self, genes: TemplateGenes) -> gp.PrimitiveTree:
+        """The template tree of ``genes``."""
+        spec = self._spec()
+        branches = []
+        for inp, chain in zip(genes.inputs, genes.unary):
+            if inp not in self.inputs:
+                raise ValueError(f"input {inp!r} is not in language {self.name!r}")
+            nodes, level = [self.pset.mapping[inp]], TensorL
+            for slot in chain:
+                if slot not in spec.unary:
+                    raise ValueError(f"{slot!r} is not a unary operation of {self.name!r}")
+                prim = REGISTRY[slot] if level is TensorL else REGISTRY[REGISTRY[slot].scalar_form]
+                nodes.insert(0, self.pset.mapping[prim.name])
+                level = prim.ret
+            if level is TensorL:
+                nodes.insert(0, self.pset.mapping[spec.reduction])
+            branches.append(nodes)
+        if genes.binary not in spec.binary:
+            raise ValueError(f"{genes.binary!r} is not a binary operation of {self.name!r}")
+        return gp.PrimitiveTree([self.pset.mapping[spec.aggregation],
+                                 self.pset.mapping[genes.binary], *branches[0], *branches[1]])
+
+    def genes(self, tree) -> TemplateGenes:
+        """The genes of a template tree; ``ValueError`` saying why when it does not fit."""
+        spec = self._spec()
+        names = [node.name for node in tree]
+        if len(names) < 4 or names[0] != spec.aggregation or names[1] not in spec.binary:
+            raise ValueError(f"it does not start with {spec.aggregation}(<binary>(...")
+        pos, inputs, unary = 2, [], []
+        for _ in range(2):
+            chain = []
+            while pos < len(names) and names[pos] not in self.inputs:
+                chain.append(names[pos])
+                pos += 1
+            if pos >= len(names):
+                raise ValueError("a branch has no input")
+            inputs.append(names[pos])
+            pos += 1
+            prims = [REGISTRY[n] for n in chain]
+            reduced = (len(prims) == 3 and prims[0].name == spec.reduction
+                       and prims[1].ret is TensorL)
+            if reduced:
+                prims = prims[1:]
+            if len(prims) != 2 or any(p.arity != 1 for p in prims):
+                raise ValueError(f"a branch is not two unary operations "
+                                 f"(+ {spec.reduction})")
+            outer, inner = prims
+            if inner.args != (TensorL,) or inner.name not in spec.unary:
+                raise ValueError(f"{inner.name} is not a unary operation on a tensor of "
+                                 f"{self.name!r}")
+            if inner.ret is TensorL:
+                if outer.name not in spec.unary or outer.args != (TensorL,):
+                    raise ValueError(f"{outer.name} cannot follow {inner.name} in {self.name!r}")
+                if outer.ret is TensorL and not reduced:
+                    raise ValueError(f"branch {outer.name}({inner.name}(...)) is not reduced")
+                outer_slot = outer.name
+            else:
+                if outer.name not in self._slot_of:
+                    raise ValueError(f"{outer.name} cannot follow {inner.name} in {self.name!r}")
+                outer_slot = self._slot_of[outer.name]
+            unary.append((inner.name, outer_slot))
+        if pos != len(names):
+            raise ValueError("it has nodes beyond the template")
+        return TemplateGenes(tuple(inputs), tuple(unary), names[1])  # type: ignore[arg-type]
+
+    def _spec(self) -> Template:
+        if self.template_spec is None:
+            raise ValueError(f"language {self.name!r} has no template")
+        return self.template_spec
+
+    # -- checks and text ------------------------------------------------------------------------
+    def parse(self, text: str) -> gp.PrimitiveTree:
+        """The tree of ``text``; :class:`FormulaError` pointing at the offending token if not."""
+        tree = gp.PrimitiveTree(parse_nodes(text, self.pset, self.name))
+        if self.template_spec is not None:
+            try:
+                self.genes(tree)
+            except ValueError as exc:
+                raise FormulaError(f"formula {text!r} does not follow the template of language "
+                                   f"{self.name!r}: {exc}") from None
+        return tree
+
+    def is_well_typed(self, tree) -> bool:
+        """Every node is of this language and gets the types it needs; the root is Scalar."""
+        expected = [Scalar]
+        for node in tree:
+            if not expected:
+                return False
+            mine = self.pset.mapping.get(node.name)
+            if mine is None or mine.ret is not node.ret or node.ret is not expected.pop():
+                return False
+            if getattr(mine, "args", []) != getattr(node, "args", []):
+                return False
+            expected.extend(reversed(getattr(node, "args", [])))
+        if expected:
+            return False
+        if self.template_spec is not None:
+            try:
+                self.genes(tree)
+            except ValueError:
+                return False
+        return True
+
+    def within_limits(self, tree) -> bool:
+        return len(tree) <= self.limits.max_nodes and tree.height <= self.limits.max_depth
+
+
+# -- loading ---------------------------------------------------------------------------------
+
+_CACHE: dict[tuple[str, float], Language] = {}
+
+
+def load_language(name_or_path: "str | os.PathLike | Language") -> Language:
+    """The language of a built-in name (``"lpzero"``, ``"default"``) or a TOML file path.
+
+    Cached per resolved path (and modification time).
+    """
+    if isinstance(name_or_path, Language):
+        return name_or_path
+    text = os.fspath(name_or_path)
+    if os.sep not in text and "/" not in text and not text.endswith(".toml"):
+        path = primitives_dir() / f"{text}.toml"
+        if not path.is_file():
+            known = sorted(p.stem for p in primitives_dir().glob("*.toml"))
+            raise ConfigError(f"unknown language {text!r}: no {path}; built-in languages: "
+                              f"{', '.join(known) or 'none'}")
+    else:
+        path = Path(text).expanduser()
+        if not path.is_file():
+            raise ConfigError(f"{path}: primitive-set file not found")
+    path = path.resolve()
+    key = (str(path), path.stat().st_mtime)
+    if key not in _CACHE:
+        _CACHE[key] = _read(path)
+    return _CACHE[key]
+
+
+def _read(path: Path) -> Language:
+    try:
+        data = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: malformed TOML: {exc}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from None
+    where = lambda key: f"{path}: {key}"  # noqa: E731
+    shape = data.get("shape", "free")
+    if shape not in SHAPES:
+        raise ConfigError(f"{where('shape')}: {shape!r} is not one of {', '.join(SHAPES)}")
+    extra = set(data) - _TOP_KEYS[shape]
+    if extra:
+        raise ConfigError(f"{where(sorted(extra)[0])}: unknown key for shape {shape!r} "
+                          f"(allowed: {', '.join(sorted(_TOP_KEYS[shape]))})")
+    name = data.get("name", path.stem)
+    if not isinstance(name, str) or not name:
+        raise ConfigError(f"{where('name')}: must be a non-empty string")
+    description = data.get("description", "")
+    if not isinstance(description, str):
+        raise ConfigError(f"{where('description')}: must be a string")
+    inputs = _weights(data, "inputs", where, allowed=INPUT_NAMES, what="input")
+    if shape == "lpzero":
+        return _read_template(data, name, path, inputs, description, where)
+    operations = _weights(data, "operations", where, allowed=REGISTRY, what="operation",
+                          default=lambda n: REGISTRY[n].weight)
+    limits = _limits(data, where)
+    language = Language(name, path, inputs, operations, limits, description=description)
+    _check_free(language, operations, where)
+    return language
+
+
+def _weights(data: dict, key: str, where, allowed, what: str, default=lambda n: 1.0):
+    if key not in data:
+        raise ConfigError(f"{where(key)}: missing")
+    raw = data[key]
+    if isinstance(raw, list):
+        if not all(isinstance(n, str) for n in raw):
+            raise ConfigError(f"{where(key)}: a list of names is expected")
+        raw = {n: default(n) for n in raw}
+    if not isinstance(raw, dict) or not raw:
+        raise ConfigError(f"{where(key)}: expected a non-empty table of name = weight, or a "
+                          f"list of names")
+    out = {}
+    for n, w in raw.items():
+        if n not in allowed:
+            raise ConfigError(f"{where(f'{key}.{n}')}: unknown {what} {n!r}")
+        if isinstance(w, bool) or not isinstance(w, (int, float)) or not w >= 0 \
+                or w == float("inf"):
+            raise ConfigError(f"{where(f'{key}.{n}')}: weight must be a finite number >= 0, "
+                              f"got {w!r}")
+        out[n] = float(w)
+    if not any(w > 0 for w in out.values()):
+        raise ConfigError(f"{where(key)}: every weight is 0")
+    return out
+
+
+def _limits(data: dict, where) -> Limits:
+    raw = data.get("limits")
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where('limits')}: missing table [limits]")
+    fields = ("min_depth", "max_depth", "max_nodes", "init_max_depth")
+    for k in raw:
+        if k not in fields:
+            raise ConfigError(f"{where(f'limits.{k}')}: unknown limit (allowed: "
+                              f"{', '.join(fields)})")
+    vals = {}
+    for k in fields:
+        v = raw.get(k, raw.get("max_depth") if k == "init_max_depth" else None)
+        if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+            raise ConfigError(f"{where(f'limits.{k}')}: a non-negative integer is required, "
+                              f"got {v!r}")
+        vals[k] = v
+    if not vals["min_depth"] <= vals["init_max_depth"] <= vals["max_depth"]:
+        raise ConfigError(f"{where('limits')}: need min_depth <= init_max_depth <= max_depth")
+    if vals["max_nodes"] < 1:
+        raise ConfigError(f"{where('limits.max_nodes')}: must be positive")
+    return Limits(**vals)
+
+
+def _check_free(language: Language, operations: dict[str, float], where) -> None:
+    gen = language._generator
+    lim = language.limits
+    for n, prim in language.primitives.items():
+        for t in prim.args:
+            if t is not TensorL and gen.smallest_height(t) == float("inf"):
+                raise ConfigError(f"{where(f'operations.{n}')}: needs a {t.__name__}, which no "
+                                  f"operation of positive weight in this set produces")
+    if gen.smallest_height(Scalar) == float("inf"):
+        raise ConfigError(f"{where('operations')}: no operation of positive weight returns a "
+                          f"Scalar (the root of every formula)")
+    if not gen.can_make(Scalar):
+        raise ConfigError(f"{where('limits')}: no Scalar-valued tree of these operations fits "
+                          f"max_depth {lim.max_depth} and max_nodes {lim.max_nodes}")
+
+
+def _read_template(data, name, path, inputs, description, where) -> Language:
+    unary = _weights(data, "unary", where, allowed=REGISTRY, what="operation")
+    binary = _weights(data, "binary", where, allowed=REGISTRY, what="operation")
+    tpl = data.get("template")
+    if not isinstance(tpl, dict):
+        raise ConfigError(f"{where('template')}: missing table [template]")
+    for k in tpl:
+        if k not in ("reduction", "aggregation"):
+            raise ConfigError(f"{where(f'template.{k}')}: unknown key (allowed: reduction, "
+                              f"aggregation)")
+    for n in unary:
+        p = REGISTRY[n]
+        if p.args != (TensorL,) or p.ret not in (TensorL, ScalarL) or p.scalar_form is None:
+            raise ConfigError(f"{where(f'unary.{n}')}: not a unary operation on a per-layer "
+                              f"tensor with a per-layer-scalar form")
+    for n in binary:
+        p = REGISTRY[n]
+        if p.args != (ScalarL, ScalarL) or p.ret is not ScalarL:
+            raise ConfigError(f"{where(f'binary.{n}')}: not a binary operation on per-layer "
+                              f"scalars (ScalarL, ScalarL) -> ScalarL")
+    checks = {"reduction": ((TensorL,), ScalarL), "aggregation": ((ScalarL,), Scalar)}
+    chosen = {}
+    for k, (args, ret) in checks.items():
+        n = tpl.get(k)
+        if not isinstance(n, str) or n not in REGISTRY:
+            raise ConfigError(f"{where(f'template.{k}')}: unknown operation {n!r}")
+        if REGISTRY[n].args != args or REGISTRY[n].ret is not ret:
+            raise ConfigError(f"{where(f'template.{k}')}: {n} is not "
+                              f"{'/'.join(a.__name__ for a in args)} -> {ret.__name__}")
+        chosen[k] = n
+    limits = Limits(min_depth=4, max_depth=5, max_nodes=10, init_max_depth=5)
+    return Language(name, path, inputs, {}, limits,
+                    Template(unary, binary, chosen["reduction"], chosen["aggregation"]),
+                    description)
+
+
+__all__ = ["Language", "Limits", "Template", "TemplateGenes", "load_language",
+           "primitives_dir", "TYPES"]

@@ -1,0 +1,100 @@
+"""SymPy side of the language: input symbols and the functions SymPy has no name for.
+
+Inputs are real symbols ``A_l, H_l, S_l, W_l, G_l, J_l`` (an element, or the whole tensor, of
+layer ``l``). An elementwise operation is ordinary SymPy maths on them; per-tensor normalisations,
+reductions and aggregations over layers are :class:`LanguageFunction` subclasses made by
+:func:`make_function` from the registry, each printing LaTeX from its primitive's template.
+
+Simplification (:func:`simplify`) first evaluates what the language defines on one value (a
+reduction or normalisation of a per-layer scalar: softmax -> 1, log-softmax -> 0, mean -> x,
+Frobenius norm -> |x|, z-normalisation -> nan, ...), then runs :func:`sympy.simplify`. SymPy
+ignores domains: log(exp(x)) -> x is right, but exp(log(x)) -> x forgets that the formula is
+invalid for x < 0.
+"""
+from __future__ import annotations
+
+import sympy as sp
+from sympy.printing.precedence import PRECEDENCE
+
+from ..bank import INPUT_NAMES
+
+SYMBOLS: dict[str, sp.Symbol] = {n: sp.Symbol(f"{n}_l", real=True) for n in INPUT_NAMES}
+
+
+class LanguageFunction(sp.Function):
+    """A named operation of the language. Subclasses set ``latex_template`` and ``kind``."""
+
+    nargs = 1
+    latex_template = r"\operatorname{{f}}\left({0}\right)"
+    kind = "function"          # "reduction" | "normalisation" | "aggregation" | "elementwise"
+    wrap_argument = False      # parenthesise a sum/product argument (templates like \sum x)
+    one_value = None           # what the operation gives on a one-value set (callable or None)
+
+    def _latex(self, printer, exp=None):
+        args = [printer.parenthesize(a, PRECEDENCE["Mul"], strict=True) if self.wrap_argument
+                else printer._print(a) for a in self.args]
+        text = self.latex_template.format(*args)
+        return rf"\left({text}\right)^{{{exp}}}" if exp is not None else text
+
+    def _eval_is_extended_real(self):
+        return True
+
+    def _pretty(self, printer):
+        # the name as written (SymPy would typeset "layer_mean" as "layer" subscript "mean")
+        from sympy.printing.pretty.stringpict import prettyForm, stringPict
+
+        name = prettyForm(self.func.__name__)
+        args = prettyForm(*printer._print(self.args[0]).parens())
+        out = prettyForm(*stringPict.next(name, args), binding=prettyForm.FUNC)
+        out.prettyFunc, out.prettyArgs = name, args
+        return out
+
+
+def make_function(name: str, latex: str, kind: str, *, wrap_argument: bool = False,
+                  nonnegative: bool = False, positive: bool = False, one_value=None) -> type:
+    """A :class:`LanguageFunction` subclass called ``name`` (its str() form)."""
+    attrs = {"latex_template": latex, "kind": kind, "wrap_argument": wrap_argument,
+             "one_value": staticmethod(one_value) if one_value is not None else None}
+    if positive:
+        attrs["_eval_is_extended_positive"] = lambda self: True
+    if positive or nonnegative:
+        attrs["_eval_is_extended_nonnegative"] = lambda self: True
+    return type(name, (LanguageFunction,), attrs)
+
+
+def _symbols_outside_reductions(expr: sp.Basic) -> bool:
+    if isinstance(expr, LanguageFunction) and expr.kind in ("reduction", "aggregation"):
+        return False
+    if isinstance(expr, sp.Symbol):
+        return True
+    return any(_symbols_outside_reductions(a) for a in expr.args)
+
+
+def is_layer_scalar(expr: sp.Basic) -> bool:
+    """True when every input symbol of ``expr`` sits inside a reduction: a per-layer scalar."""
+    return not _symbols_outside_reductions(expr)
+
+
+def _rewrite(expr: sp.Basic, reductions: dict[str, type]) -> sp.Basic:
+    if not expr.args:
+        return expr
+    expr = expr.func(*[_rewrite(a, reductions) for a in expr.args])
+    if isinstance(expr, LanguageFunction):
+        arg = expr.args[0]
+        if expr.one_value is not None and is_layer_scalar(arg):
+            return expr.one_value(arg)
+        # even reductions: f(-x) = f(x)
+        if expr.func.__name__ in ("fro", "meanabs", "l1", "std") and \
+                arg.could_extract_minus_sign():
+            return expr.func(-arg)
+        # mean|x| of a nonnegative x is mean(x); likewise the L1 norm is the sum
+        if expr.func.__name__ == "meanabs" and arg.is_nonnegative and "mean" in reductions:
+            return reductions["mean"](arg)
+        if expr.func.__name__ == "l1" and arg.is_nonnegative and "sum" in reductions:
+            return reductions["sum"](arg)
+    return expr
+
+
+def simplify(expr: sp.Basic, functions: dict[str, type]) -> sp.Basic:
+    """One-value rules of the language, then :func:`sympy.simplify`."""
+    return sp.simplify(_rewrite(expr, functions))
