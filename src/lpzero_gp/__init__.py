@@ -9,6 +9,8 @@ The Python API in one screen::
     proxy = Proxy.parse("layer_mean(t_mean(square(H)))", "default")
     proxy.evaluate(bank)                               # scores, validity, reason
     result = lpzero_gp.search(space="flexibert", generations=5, population=20)
+
+``lpzero_gp.search`` is a callable package: calling it runs :func:`lpzero_gp.search.api.search`.
 """
 from __future__ import annotations
 
@@ -29,13 +31,11 @@ def __getattr__(name):
     if name == "collect_inputs":
         from .collect import collect_inputs
         return collect_inputs
+    if name == "search":  # a callable package: lpzero_gp.search(...) runs a search
+        import importlib
+        return importlib.import_module(f"{__name__}.search")
     if name in ("Proxy", "load_language"):
         from . import language
         return getattr(language, name)
     raise AttributeError(f"module 'lpzero_gp' has no attribute {name!r}")
 
-
-def search(*args, **kwargs):
-    """Run a proxy search; see :func:`lpzero_gp.evolution.api.search` for the arguments."""
-    from .evolution.api import search as _search
-    return _search(*args, **kwargs)

@@ -151,16 +151,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--latex", action="store_true")
     p.set_defaults(func=cmd_show)
 
-    try:
-        from .search import cli as search_cli
-        search_cli.add_commands(sub, _add_capture_options)
-    except ImportError:
-        pass
-    try:
-        from .baselines import cli as baselines_cli
-        baselines_cli.add_commands(sub, _add_capture_options)
-    except ImportError:
-        pass
+    from .search import cli as search_cli
+    search_cli.add_commands(sub, _add_capture_options)
+    from .baselines import cli as baselines_cli
+    baselines_cli.add_commands(sub, _add_capture_options)
     return parser
 
 

@@ -1,0 +1,255 @@
+"""The Python entry point of a proxy search: :func:`search`.
+
+Example (a small search on 12 records with small batches)::
+
+    from lpzero_gp.search import search
+    result = search("flexibert", generations=3, population=12, records=12, batch_size=2,
+                    seq_len=32, max_elements=512, out="runs/demo")
+    print(result.summary())
+    result.found            # the chosen Proxy; result.figures: its figures per split
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+from typing import Callable, Mapping, Sequence
+
+import numpy as np
+
+from ..cache import CaptureCache, CaptureSettings
+from ..errors import ConfigError, LpzeroError
+from ..language import Proxy, load_language
+from ..seeding import seed_everything
+from .checkpoint import SearchState, load_checkpoint
+from .config import RunSpec, SearchConfig, load_spec
+from .evaluate import EvaluationPool, EvaluatorSpec
+from .loop import Evolution
+from .results import (PUBLISHED, SearchResult, choose_final, descriptor_figures, flat_figures,
+                      log_csv_text, proxy_scores, split_figures, versions, write_json,
+                      write_jsonl, write_text)
+from .split import Split, make_split
+
+
+def default_out(config: SearchConfig) -> Path:
+    """``runs/<space>-<language>-seed<seed>``: the same command finds its own run again."""
+    return Path("runs") / f"{config.space}-{Path(str(config.language)).stem}-seed{config.seed}"
+
+
+def search(space: str | None = None, config: str | os.PathLike | Mapping | RunSpec | None = None,
+           *, generations: int | None = None, population: int | None = None,
+           seed: int | None = None, workers: int | None = None,
+           out: str | os.PathLike | None = None, records: int | Sequence[str] | None = None,
+           benchmark: str | None = None, language: str | None = None,
+           search_fraction: float | None = None, statistic: str | None = None,
+           rps: bool | None = None, capture: CaptureSettings | Mapping | None = None,
+           batch_size: int | None = None, seq_len: int | None = None,
+           max_elements: int | None = None, objective: str | None = None,
+           variant: str | None = None, capture_seed: int | None = None,
+           text_path: str | None = None, storage_dtype: str | None = None,
+           cache: CaptureCache | str | os.PathLike | bool | None = None,
+           data_dir: str | os.PathLike | None = None, resume: bool = False,
+           progress: bool = True,
+           on_checkpoint: Callable[[SearchState], None] | None = None) -> SearchResult:
+    """Search the proxy language for the formula that ranks the space's architectures best.
+
+    Settings come from ``config`` (a TOML/JSON file, a dict of ``search``/``capture``/
+    ``records`` tables, or a flat dict of search keys), then the keyword arguments (``None``:
+    keep the config's value). ``records``: the first N records (an int) or a list of ids
+    (default: all). ``capture``: capture settings (a :class:`CaptureSettings` or dict); the
+    keywords ``batch_size``, ``seq_len``, ``max_elements``, ``objective``, ``variant``,
+    ``capture_seed``, ``text_path``, ``storage_dtype`` override single fields. ``cache``: the
+    capture cache (a folder, a :class:`CaptureCache`, ``None`` for the default, ``False`` for
+    none). ``resume``: continue the run in ``out`` from its last checkpoint (generations and
+    workers may change; anything else must match). ``on_checkpoint(state)`` is called after
+    each generation's checkpoint.
+
+    Returns a :class:`SearchResult`; every file is written to ``out``
+    (default :func:`default_out`).
+    """
+    overrides = dict(space=space, generations=generations, population=population, seed=seed,
+                     workers=workers, records=records, benchmark=benchmark, language=language,
+                     search_fraction=search_fraction, statistic=statistic, rps=rps,
+                     capture=capture, batch_size=batch_size, seq_len=seq_len,
+                     max_elements=max_elements, objective=objective, variant=variant,
+                     capture_seed=capture_seed, text_path=text_path,
+                     storage_dtype=storage_dtype)
+    spec = _make_spec(config, **overrides)
+    if out is None:
+        out = default_out(spec.search)
+    out = Path(out)
+    state = load_checkpoint(out)
+    if state is not None and not resume:
+        raise LpzeroError(f"{out} already holds a search (checkpoint at generation "
+                          f"{state.generation}); resume it (--resume / resume=True) or choose "
+                          f"another output folder")
+    if state is None and resume and progress:
+        print(f"no checkpoint in {out}: starting from generation 0")
+    if state is not None:
+        spec = _resumed_spec(out, state, spec if config is not None else None, overrides)
+    cfg = spec.search
+    seed_everything(cfg.seed)
+
+    from ..collect import collect_inputs
+    from ..spaces import get_space
+    space_obj = get_space(cfg.space)
+    bench = space_obj.load_benchmark(spec.records.benchmark, data_dir=data_dir)
+    bench = bench.subset(ids=spec.records.ids, limit=spec.records.limit)
+    settings = spec.capture.resolved(space_obj)
+    bank = collect_inputs(space_obj, bench.records, settings, cache=cache, data_dir=data_dir,
+                          progress=progress)
+    if state is not None and state.record_ids != list(bank.record_ids):
+        raise ConfigError(f"{out}: the checkpoint was made on other records than these")
+    split = make_split(bank, cfg.search_fraction, cfg.effective_split_seed, cfg.probes,
+                       cfg.subsets, cfg.subset_fraction)
+    lang = load_language(cfg.language)
+
+    spec_dict = spec.as_dict()
+    spec_dict["capture"] = settings.as_dict()
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(out / "config.json", {**spec_dict, "seed": cfg.seed, "space": cfg.space,
+                                     "language": lang.name, "benchmark": bench.source,
+                                     "label": bench.label_name, "n_records": len(bench)})
+    write_json(out / "versions.json", versions())
+    write_json(out / "split.json", split.as_dict(list(bank.record_ids)))
+
+    evaluator = EvaluatorSpec(language=str(cfg.language), bank=bank.subset(split.search),
+                              probe_bank=bank.subset(split.probes) if cfg.rps else None,
+                              statistic=cfg.statistic, absolute=cfg.absolute,
+                              subsets=split.subsets, rps=cfg.rps,
+                              eval_threads=cfg.eval_threads)
+    with EvaluationPool(evaluator, cfg.workers) as pool:
+        evolution = Evolution(cfg, lang, pool, out, spec_dict, list(bank.record_ids), state,
+                              on_checkpoint)
+        evolution.run(cfg.generations, progress=progress)
+    return finish(out, evolution, bank, split, space_obj, bench, cfg)
+
+
+def _make_spec(config, *, space, generations, population, seed, workers, records, benchmark,
+               language, search_fraction, statistic, rps, capture, batch_size, seq_len,
+               max_elements, objective, variant, capture_seed, text_path,
+               storage_dtype) -> RunSpec:
+    capture_over = {}
+    if capture is not None:
+        capture_over = (dataclasses.asdict(capture) if isinstance(capture, CaptureSettings)
+                        else dict(capture))
+    capture_over.update({k: v for k, v in dict(
+        batch_size=batch_size, seq_len=seq_len, max_elements=max_elements, objective=objective,
+        variant=variant, seed=capture_seed, text_path=text_path,
+        storage_dtype=storage_dtype).items() if v is not None})
+    record_over = {"benchmark": benchmark}
+    if isinstance(records, int) and not isinstance(records, bool):
+        record_over.update(limit=records, ids=None)
+    elif records is not None:
+        record_over.update(ids=[str(r) for r in records], limit=None)
+    search_over = dict(space=space, generations=generations, population=population,
+                       seed=seed, workers=workers, language=language,
+                       search_fraction=search_fraction, statistic=statistic, rps=rps)
+    spec = load_spec(config, {"search": search_over, "capture": capture_over,
+                              "records": record_over})
+    if records is not None:  # an explicit choice replaces the config's other one
+        spec.records.limit = record_over.get("limit")
+        spec.records.ids = record_over.get("ids")
+    return spec
+
+
+def _resumed_spec(out: Path, state: SearchState, given: RunSpec | None,
+                  overrides: dict) -> RunSpec:
+    """The settings of a resumed run: the checkpoint's, with a new ``generations`` and
+    ``workers`` allowed. ``given`` (from a config file) and the explicit ``overrides`` must
+    agree with the checkpoint on everything else."""
+    saved = load_spec(state.spec)
+    candidate = given if given is not None else _make_spec(saved, **overrides)
+    changed = saved.search.differences(candidate.search)
+    changed += [f"capture.{k}" for k, v in saved.capture.as_dict().items()
+                if candidate.capture.as_dict()[k] is not None
+                and candidate.capture.as_dict()[k] != v]
+    changed += [f"records.{k}" for k, v in saved.records.as_dict().items()
+                if candidate.records.as_dict()[k] != v]
+    if changed:
+        raise ConfigError(f"{out}: cannot resume with other settings than the checkpoint's "
+                          f"(changed: {', '.join(changed)}); only generations and workers "
+                          f"may change")
+    for key in SearchConfig.RESUMABLE_CHANGES:
+        setattr(saved.search, key, getattr(candidate.search, key))
+    return saved
+
+
+def finish(out: Path, evolution: Evolution, bank, split: Split, space, bench,
+           cfg: SearchConfig) -> SearchResult:
+    """Figures per split for the hall of fame, the chosen proxy, and every result file."""
+    from ..report import fitness_plot, proxy_scatter
+    lang = evolution.language
+    quality = np.asarray(bank.quality, dtype=np.float64)
+    entries, proxies = [], []
+    for rank, ind in enumerate(evolution.hall_of_fame, start=1):
+        proxy = Proxy(ind, lang)
+        scores = proxy_scores(proxy, bank)
+        figures = split_figures(scores, quality, split, cfg.statistic, cfg.absolute)
+        entries.append({"rank": rank, "formula": str(proxy), "canonical": proxy.canonical(),
+                        "language": proxy.language_ref(), "size": len(ind),
+                        "search_fitness": ind.fitness.values[1],
+                        "sympy": str(proxy.sympy(simplify=False)),
+                        "latex": proxy.latex(simplify=False), "figures": figures})
+        proxies.append((proxy, scores))
+    if not entries:
+        raise LpzeroError(f"the search in {out} found no valid formula in "
+                          f"{len(evolution.memo)} evaluations; see {out / 'evaluations.jsonl'}")
+    chosen = choose_final(entries, has_validation=bool(split.validation))
+    found, found_scores = proxies[chosen]
+    figures = entries[chosen]["figures"]
+    found.figures = flat_figures(figures)
+    for i, entry in enumerate(entries):
+        entry["chosen"] = i == chosen
+
+    baselines = descriptor_figures(space, bench.records, split, cfg.statistic, cfg.absolute)
+    published = PUBLISHED.get(cfg.space)
+    memo = list(evolution.memo.values())
+    counts = {"total": len(memo), "pruned": sum(o.status == "pruned" for o in memo),
+              "invalid": sum(o.status == "invalid" for o in memo),
+              "errors": sum(o.status == "error" for o in memo),
+              "valid": sum(o.status == "valid" for o in memo)}
+    rule_names = _rule_names(cfg)
+
+    write_json(out / "hall_of_fame.json", {"chosen": chosen + 1, "statistic": cfg.statistic,
+                                           "selected_on": "validation" if split.validation
+                                           else "search", "entries": entries})
+    write_json(out / "found.json", {**found.to_json(), "split_figures": figures,
+                                    "statistic": cfg.statistic})
+    write_json(out / "baselines.json", {"descriptors": baselines, "published": published})
+    write_json(out / "rps.json", {"enabled": cfg.rps, "rules": rule_names,
+                                  "counts": {r: evolution.rps_counts.get(r, 0)
+                                             for r in rule_names}})
+    write_jsonl(out / "log.jsonl", evolution.log)
+    write_text(out / "log.csv", log_csv_text(evolution.log, rule_names))
+    write_jsonl(out / "evaluations.jsonl", [o.as_dict() for o in memo])
+    plot_rows = [{**r, "best": _nan(r["best"]), "median": _nan(r["median"])}
+                 for r in evolution.log]
+    fitness_plot(plot_rows, out / "fitness.png",
+                 title=f"{cfg.space}: {cfg.statistic} on the search split")
+    finite = np.isfinite(found_scores)
+    proxy_scatter(found_scores[finite], quality[finite], out / "found_scatter.png",
+                  title=f"{found} (all {int(finite.sum())} records)"[:110],
+                  label_name=bench.label_name)
+    return SearchResult(out=out, space=cfg.space, found=found, figures=figures,
+                        hall_of_fame=entries, log=list(evolution.log),
+                        rps_counts=dict(evolution.rps_counts), baselines=baselines,
+                        published=published, config=_load_config(out),
+                        seconds=evolution.elapsed, evaluations=counts)
+
+
+def _rule_names(cfg: SearchConfig) -> list[str]:
+    from ..rps import rule_names
+    return rule_names(cfg.absolute)
+
+
+def _nan(value):
+    return float("nan") if value is None else value
+
+
+def _load_config(out: Path) -> dict:
+    import json
+    return json.loads((out / "config.json").read_text())
+
+
+__all__ = ["search", "default_out", "finish"]

@@ -1,0 +1,85 @@
+"""``lpzero-gp search`` and ``lpzero-gp ablate-rps`` (registered by :func:`add_commands`)."""
+from __future__ import annotations
+
+import argparse
+
+
+def _add_search_options(p: argparse.ArgumentParser, add_capture_options) -> None:
+    add_capture_options(p)
+    # None means "not given": the config file's value, else the default, applies
+    p.set_defaults(space=None, batch_size=None)
+    p.add_argument("--seed", type=int, default=None,
+                   help="search seed: population, variation, split (default: the config's, "
+                        "else 0)")
+    p.add_argument("--capture-seed", type=int, default=None,
+                   help="seed of model initialisation and batch (default: the config's, else 0)")
+    p.add_argument("--config", help="a TOML (or JSON) file with [search], [capture] and "
+                   "[records] tables")
+    p.add_argument("--generations", type=int, help="generations after the initial population")
+    p.add_argument("--population", type=int, help="individuals per generation")
+    p.add_argument("--workers", type=int, help="evaluation processes (results do not depend "
+                   "on it)")
+    p.add_argument("--out", help="results folder (default: runs/<space>-<language>-seed<seed>)")
+    p.add_argument("--language", help="primitive set: default, lpzero, or a TOML file")
+    p.add_argument("--search-fraction", type=float,
+                   help="share of the records (per depth) in the search split; the rest "
+                        "validates")
+    p.add_argument("--statistic", choices=("spearman", "kendall"), help="fitness statistic")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def _search_kwargs(args) -> dict:
+    records = None
+    if args.records:
+        records = list(args.records)[:args.limit] if args.limit else list(args.records)
+    elif args.limit:
+        records = int(args.limit)
+    cache = False if args.no_cache else args.cache_dir
+    return dict(space=args.space, config=args.config, generations=args.generations,
+                population=args.population, seed=args.seed, workers=args.workers,
+                records=records, benchmark=args.benchmark, language=args.language,
+                search_fraction=args.search_fraction, statistic=args.statistic,
+                batch_size=args.batch_size, seq_len=args.seq_len,
+                max_elements=args.max_elements, objective=args.objective, variant=args.variant,
+                capture_seed=args.capture_seed, text_path=args.text,
+                storage_dtype="float16" if args.float16 else None, cache=cache,
+                data_dir=args.data_dir, progress=not args.quiet)
+
+
+def cmd_search(args) -> int:
+    from .api import search
+    result = search(out=args.out, resume=args.resume, **_search_kwargs(args))
+    print(result.summary())
+    return 0
+
+
+def cmd_ablate_rps(args) -> int:
+    from .ablation import ablate_rps
+    ablation = ablate_rps(out=args.out, **_search_kwargs(args))
+    print(ablation.table())
+    print(f"\nresults in {ablation.out}")
+    return 0
+
+
+def add_commands(subparsers, add_capture_options) -> None:
+    """Register ``search`` and ``ablate-rps`` on the ``lpzero-gp`` parser's subparsers;
+    ``add_capture_options(parser)`` adds the shared record, capture and data options."""
+    p = subparsers.add_parser(
+        "search", conflict_handler="resolve",
+        help="search proxy formulas by genetic programming",
+        description="Search the proxy language for the formula whose scores rank the space's "
+                    "architectures most like their trained quality; print it with its figures "
+                    "on the search and validation splits and on all records, next to LPZero's "
+                    "published figures and the descriptor baselines.")
+    _add_search_options(p, add_capture_options)
+    p.add_argument("--resume", action="store_true",
+                   help="continue the run in --out from its last checkpoint")
+    p.set_defaults(func=cmd_search)
+
+    p = subparsers.add_parser(
+        "ablate-rps", conflict_handler="resolve",
+        help="the same search with and without the Rule-based Pruning Strategy",
+        description="Run the same search (seed, budget, records) with and without RPS and "
+                    "compare invalid evaluations, time and best fitness.")
+    _add_search_options(p, add_capture_options)
+    p.set_defaults(func=cmd_ablate_rps)

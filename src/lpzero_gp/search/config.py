@@ -1,0 +1,221 @@
+"""The settings of one search, from defaults, a TOML/JSON file, a dict and keyword overrides.
+
+A config file has up to three tables (every key optional)::
+
+    [search]            # fields of SearchConfig: generations, population, seed, language, ...
+    [capture]           # fields of lpzero_gp.cache.CaptureSettings: batch_size, seq_len, ...
+    [records]           # benchmark = "path", limit = N  or  ids = ["0", "1", ...]
+
+Unknown tables or keys raise :class:`~lpzero_gp.errors.ConfigError` naming the file and the key.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from ..cache import CaptureSettings
+from ..errors import ConfigError
+
+try:
+    import tomllib as _toml
+except ModuleNotFoundError:  # Python 3.10
+    try:
+        import tomli as _toml
+    except ModuleNotFoundError:
+        _toml = None
+
+CROSSOVERS = ("subtree", "branch", "uniform")
+MUTATIONS = ("point", "subtree", "shrink")
+STATISTICS = ("spearman", "kendall")
+
+
+@dataclass
+class SearchConfig:
+    """Everything that decides the course of a search (and nothing that does not).
+
+    Budget: ``population`` individuals per generation for ``generations`` generations after
+    the initial one; each generation keeps ``elitism`` best individuals and breeds the rest.
+    An offspring comes from crossover with probability ``crossover_prob``, else from mutation
+    with probability ``mutation_prob``, else it is a copy of a tournament winner. Operators are
+    drawn with the relative weights of ``crossovers`` / ``mutations``.
+
+    Fitness: ``statistic`` (Spearman or Kendall) of the scores against quality on the search
+    split (``search_fraction`` of the records, stratified by depth), or, when ``subsets`` > 0,
+    the minimum over that many random subsets holding ``subset_fraction`` of the search split.
+    With ``absolute`` the sign is dropped.
+    """
+
+    space: str = "flexibert"
+    language: str = "default"
+    generations: int = 20
+    population: int = 50
+    seed: int = 0
+    tournament_size: int = 3
+    elitism: int = 2
+    hall_of_fame: int = 10
+    crossover_prob: float = 0.6
+    mutation_prob: float = 0.35
+    crossovers: dict = field(default_factory=lambda: {"subtree": 0.6, "branch": 0.4})
+    mutations: dict = field(default_factory=lambda: {"point": 0.4, "subtree": 0.4,
+                                                     "shrink": 0.2})
+    variation_retries: int = 10
+    unique_offspring: bool = True
+    statistic: str = "spearman"
+    absolute: bool = False
+    subsets: int = 0
+    subset_fraction: float = 0.5
+    search_fraction: float = 0.5
+    split_seed: int | None = None
+    rps: bool = True
+    probes: int = 3
+    eval_threads: int = 1
+    workers: int = 1
+
+    # fields that may change between a run and its resumption
+    RESUMABLE_CHANGES = ("generations", "workers")
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self, where: str = "search config") -> None:
+        def bad(key, why):
+            raise ConfigError(f"{where}: {key} = {getattr(self, key)!r}: {why}")
+        for key in ("generations", "elitism", "subsets", "variation_retries"):
+            if int(getattr(self, key)) < 0:
+                bad(key, "must be >= 0")
+        for key in ("population", "tournament_size", "hall_of_fame", "probes", "eval_threads",
+                    "workers"):
+            if int(getattr(self, key)) < 1:
+                bad(key, "must be >= 1")
+        if self.population < 2:
+            bad("population", "must be >= 2")
+        if self.elitism >= self.population:
+            bad("elitism", "must be smaller than the population")
+        for key in ("crossover_prob", "mutation_prob"):
+            if not 0.0 <= float(getattr(self, key)) <= 1.0:
+                bad(key, "must be a probability")
+        if self.crossover_prob + self.mutation_prob > 1.0 + 1e-12:
+            bad("mutation_prob", "crossover_prob + mutation_prob must be <= 1")
+        if not 0.0 < self.search_fraction <= 1.0:
+            bad("search_fraction", "must be in (0, 1]")
+        if not 0.0 < self.subset_fraction <= 1.0:
+            bad("subset_fraction", "must be in (0, 1]")
+        if self.statistic not in STATISTICS:
+            bad("statistic", f"must be one of {STATISTICS}")
+        for key, known in (("crossovers", CROSSOVERS), ("mutations", MUTATIONS)):
+            weights = getattr(self, key)
+            if not isinstance(weights, Mapping) or not weights:
+                bad(key, "must be a non-empty table of operator = weight")
+            for name, w in weights.items():
+                if name not in known:
+                    bad(key, f"unknown operator {name!r}; known: {', '.join(known)}")
+                if not float(w) >= 0.0:
+                    bad(key, f"weight of {name!r} must be >= 0")
+            if sum(float(w) for w in weights.values()) <= 0.0:
+                bad(key, "weights must not all be 0")
+
+    @property
+    def effective_split_seed(self) -> int:
+        return self.seed if self.split_seed is None else int(self.split_seed)
+
+    def as_dict(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+    def differences(self, other: "SearchConfig") -> list[str]:
+        """Fields (other than those a resumption may change) whose values differ."""
+        mine, theirs = self.as_dict(), other.as_dict()
+        return [k for k in mine if k not in self.RESUMABLE_CHANGES and mine[k] != theirs[k]]
+
+
+@dataclass
+class RecordSelection:
+    """Which benchmark records a search reads: a file (``None``: the space's default), then
+    either explicit ``ids`` or the first ``limit`` records (``None``: all)."""
+
+    benchmark: str | None = None
+    ids: list[str] | None = None
+    limit: int | None = None
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+@dataclass
+class RunSpec:
+    """A full description of a search: GP settings, capture settings, records."""
+
+    search: SearchConfig
+    capture: CaptureSettings
+    records: RecordSelection
+
+    def as_dict(self) -> dict:
+        return {"search": self.search.as_dict(), "capture": self.capture.as_dict(),
+                "records": self.records.as_dict()}
+
+
+_TABLES = {"search": SearchConfig, "capture": CaptureSettings, "records": RecordSelection}
+
+
+def read_config_file(path: str | os.PathLike) -> dict:
+    """A config file (TOML, or JSON by its suffix) as a dict of tables."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {path} does not exist")
+    text = path.read_text(encoding="utf-8")
+    if path.suffix.lower() == ".json":
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"{path}: not valid JSON: {exc}") from None
+    if _toml is None:
+        raise ConfigError(f"{path}: reading TOML needs Python >= 3.11 or the tomli package")
+    try:
+        return _toml.loads(text)
+    except _toml.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+
+
+def _build(cls, values: Mapping[str, Any], where: str):
+    known = {f.name for f in dataclasses.fields(cls)}
+    for key in values:
+        if key not in known:
+            raise ConfigError(f"{where}: unknown key {key!r}; known keys: "
+                              f"{', '.join(sorted(known))}")
+    try:
+        return cls(**values)
+    except ConfigError:
+        raise
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+
+
+def load_spec(config: str | os.PathLike | Mapping | RunSpec | None = None,
+              overrides: Mapping[str, Mapping[str, Any]] | None = None) -> RunSpec:
+    """A :class:`RunSpec` from a file path, a dict of tables (or a flat dict of search keys),
+    or ``None`` (defaults), with ``overrides`` ({table: {key: value}}, ``None`` values ignored)
+    applied on top."""
+    where = "search config"
+    if isinstance(config, RunSpec):
+        tables = config.as_dict()
+    elif config is None:
+        tables = {}
+    elif isinstance(config, Mapping):
+        tables = dict(config)
+        if tables and not set(tables) <= set(_TABLES):  # a flat dict of search keys
+            tables = {"search": tables}
+    else:
+        where = str(config)
+        tables = read_config_file(config)
+    for name in tables:
+        if name not in _TABLES:
+            raise ConfigError(f"{where}: unknown table [{name}]; known tables: "
+                              f"{', '.join(_TABLES)}")
+    merged = {name: dict(tables.get(name) or {}) for name in _TABLES}
+    for name, values in (overrides or {}).items():
+        merged[name].update({k: v for k, v in values.items() if v is not None})
+    return RunSpec(*(_build(cls, merged[name], f"{where} [{name}]")
+                     for name, cls in _TABLES.items()))

@@ -1,0 +1,214 @@
+"""Fitness of formulas on the captured inputs, in this process or in a pool of workers.
+
+Evaluation never runs a model: it interprets the formula on the search split of the input bank
+(:mod:`lpzero_gp.bank`). Workers receive formula *texts* (never trees) and return plain
+dicts in order, so a run gives the same results with any number of workers; each worker builds
+its :class:`Evaluator` (language, banks, pruning rules) once, in the pool's initializer, and
+runs torch with ``eval_threads`` threads (1 by default: a reduction's result must not depend
+on how many threads computed it).
+"""
+from __future__ import annotations
+
+import math
+import multiprocessing
+import time
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+
+from ..bank import InputBank
+from ..language import Proxy, load_language
+from ..metrics import MetricInputError, fitness as rank_fitness, min_over_subsets, statistic
+from ..rps import RuleBasedPruning
+
+STATUSES = ("valid", "invalid", "pruned", "error")
+
+
+@dataclass
+class Outcome:
+    """What evaluating one formula gave.
+
+    ``status``: ``valid`` (``fitness`` is set), ``invalid`` (NaN, infinite or constant scores,
+    or an undefined correlation: ``reason`` says which), ``pruned`` (an RPS rule fired:
+    ``rule`` and ``reason``), ``error`` (the evaluation raised: ``reason`` holds the exception;
+    a bug to report, counted in the log). ``seconds``: evaluation time.
+    """
+
+    formula: str
+    canonical: str
+    status: str
+    size: int
+    fitness: float | None = None
+    reason: str | None = None
+    rule: str | None = None
+    seconds: float = 0.0
+    generation: int | None = None
+
+    @property
+    def valid(self) -> bool:
+        return self.status == "valid"
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Outcome":
+        return cls(**data)
+
+
+@dataclass
+class EvaluatorSpec:
+    """Everything a worker needs to evaluate formulas (picklable).
+
+    ``bank``: the search split; ``probe_bank``: the probe architectures (``None``: no probe
+    rules); ``subsets``: index arrays into ``bank`` for the min-over-subsets fitness.
+    """
+
+    language: str
+    bank: InputBank
+    probe_bank: InputBank | None = None
+    statistic: str = "spearman"
+    absolute: bool = False
+    subsets: tuple = ()
+    rps: bool = True
+    eval_threads: int = 1
+    extra: dict = field(default_factory=dict)
+
+
+def fitness_of(scores: np.ndarray, quality: np.ndarray, stat: str, absolute: bool,
+               subsets: tuple = ()) -> float:
+    """The search fitness of finite ``scores`` (N,) against ``quality`` (N,).
+
+    Without ``subsets``: the statistic on all N. With ``subsets``: the minimum over the subsets
+    (with ``absolute``, the sign is fixed once by the statistic on all N). Raises
+    :class:`~lpzero_gp.metrics.MetricInputError` when undefined.
+    """
+    if not subsets:
+        return rank_fitness(scores, quality, stat, absolute)
+    sign = 1.0
+    if absolute and statistic(scores, quality, stat) < 0:
+        sign = -1.0
+    return min_over_subsets(sign * scores, quality, [np.asarray(s) for s in subsets], stat)
+
+
+class Evaluator:
+    """Evaluates formula texts: RPS first (when enabled), then fitness on the search bank."""
+
+    def __init__(self, spec: EvaluatorSpec):
+        self.spec = spec
+        self.language = load_language(spec.language)
+        if spec.bank.quality is None:
+            raise ValueError("the search bank has no quality labels")
+        self.quality = np.asarray(spec.bank.quality, dtype=np.float64)
+        self.rps = (RuleBasedPruning(self.language, spec.probe_bank, absolute=spec.absolute)
+                    if spec.rps else None)
+
+    def __call__(self, text: str) -> dict:
+        start = time.perf_counter()
+        tree = self.language.parse(text)
+        proxy = Proxy(tree, self.language)
+        out = Outcome(formula=text, canonical=proxy.canonical(), status="valid", size=len(tree))
+        try:
+            self._evaluate(tree, proxy, out)
+        except Exception as exc:  # noqa: BLE001 - kept as status "error" with its message
+            out.status, out.fitness, out.rule = "error", None, None
+            out.reason = f"{type(exc).__name__}: {exc}"
+        out.seconds = time.perf_counter() - start
+        return out.as_dict()
+
+    def _evaluate(self, tree, proxy: Proxy, out: Outcome) -> None:
+        if self.rps is not None:
+            firing = self.rps.check(tree)
+            if firing is not None:
+                out.status, out.rule, out.reason = "pruned", firing.rule, firing.reason
+                return
+        with torch.no_grad():
+            result = proxy.evaluate(self.spec.bank)
+        if not result.valid:
+            out.status, out.reason = "invalid", result.reason
+            return
+        try:
+            value = fitness_of(result.scores, self.quality, self.spec.statistic,
+                               self.spec.absolute, self.spec.subsets)
+        except MetricInputError as exc:
+            out.status, out.reason = "invalid", str(exc)
+            return
+        if not math.isfinite(value):
+            out.status, out.reason = "invalid", f"fitness is {value}"
+            return
+        out.fitness = float(value)
+
+
+_EVALUATOR: Evaluator | None = None
+
+
+def _install(spec: EvaluatorSpec) -> None:
+    global _EVALUATOR
+    _EVALUATOR = Evaluator(spec)
+
+
+def _init_worker(spec: EvaluatorSpec) -> None:
+    torch.set_num_threads(spec.eval_threads)
+    _install(spec)
+
+
+def evaluate_formula(text: str) -> dict:
+    """Evaluate one formula with this process's evaluator (see :class:`EvaluationPool`)."""
+    if _EVALUATOR is None:
+        raise RuntimeError("no evaluator installed in this process; use EvaluationPool")
+    return _EVALUATOR(text)
+
+
+class EvaluationPool:
+    """Where formulas are evaluated: this process (``workers == 1``) or a process pool.
+
+    A context manager; ``map(func, texts)`` returns results in the order of ``texts`` (it is
+    what ``toolbox.map`` is registered as). Workers start with ``fork`` where the platform has
+    it (the bank is then shared, not copied), else ``spawn``.
+    """
+
+    def __init__(self, spec: EvaluatorSpec, workers: int = 1, start_method: str | None = None):
+        self.spec = spec
+        self.workers = max(1, int(workers))
+        self.start_method = start_method
+        self._pool = None
+
+    def __enter__(self) -> "EvaluationPool":
+        if self.workers == 1:
+            _install(self.spec)
+        else:
+            methods = multiprocessing.get_all_start_methods()
+            method = self.start_method or ("fork" if "fork" in methods else "spawn")
+            ctx = multiprocessing.get_context(method)
+            self._pool = ctx.Pool(self.workers, initializer=_init_worker,
+                                  initargs=(self.spec,))
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        global _EVALUATOR
+        if self._pool is not None:
+            self._pool.close()
+            self._pool.join()
+            self._pool = None
+        if self.workers == 1:
+            _EVALUATOR = None
+
+    def map(self, func, texts) -> list:
+        texts = list(texts)
+        if not texts:
+            return []
+        if self._pool is not None:
+            chunk = max(1, math.ceil(len(texts) / (4 * self.workers)))
+            return self._pool.map(func, texts, chunksize=chunk)
+        if self.workers == 1 and _EVALUATOR is None:
+            raise RuntimeError("EvaluationPool.map outside its `with` block")
+        previous = torch.get_num_threads()
+        torch.set_num_threads(self.spec.eval_threads)
+        try:
+            return [func(t) for t in texts]
+        finally:
+            torch.set_num_threads(previous)

@@ -1,0 +1,278 @@
+"""What a search leaves behind: figures per split, the chosen proxy, files and plots.
+
+Files of a run folder:
+
+================== ==============================================================================
+config.json        the full run spec (search, capture, records), seed and space
+versions.json      python, torch, deap, numpy, lpzero_gp, platform
+split.json         record ids of the search / validation splits, probe architectures, subsets
+log.jsonl, log.csv one row per generation (best and median fitness, invalid rate, new
+                   evaluations, RPS firings, seconds)
+evaluations.jsonl  every formula evaluated (the memo): status, fitness, reason, RPS rule
+rps.json           firings per RPS rule
+hall_of_fame.json  the best formulas: text, language, SymPy, LaTeX, figures per split
+found.json         the chosen proxy, in the JSON form ``Proxy.from_json`` reads, with figures
+baselines.json     descriptor baselines on the same records and splits; LPZero's published
+                   figures
+fitness.png        best and median fitness per generation
+found_scatter.png  the chosen proxy's scores against the labels (all records), tau and rho
+checkpoint.pkl     the state after the last generation (for ``--resume``)
+================== ==============================================================================
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import platform
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from ..language import Proxy
+from ..metrics import MetricInputError, correlations
+from .evaluate import fitness_of
+
+SPLITS = ("search", "validation", "all")
+
+# LPZero's published figures, recomputed from its stored score files (see
+# ../shared/specs/lpzero_reference.md). GPT-2 figures are absolute values.
+PUBLISHED = {
+    "flexibert": {"name": "LPZero (published)", "kendall_tau": 0.511, "spearman_rho": 0.748,
+                  "n": 500, "absolute": False},
+    "gpt2": {"name": "LPZero (published)", "kendall_tau": 0.886, "spearman_rho": 0.980,
+             "n": 200, "absolute": True},
+}
+DESCRIPTOR_BASELINES = ("n_layers", "layers_then_hidden")
+
+
+# -- figures ---------------------------------------------------------------------------------
+
+
+def correlation_figures(scores: np.ndarray, quality: np.ndarray, stat: str = "spearman",
+                        absolute: bool = False) -> dict:
+    """Kendall tau, Spearman rho and the search fitness of ``scores`` against ``quality``
+    (both (n,)) on the finite scores; ``None`` with a ``reason`` when undefined."""
+    scores = np.asarray(scores, dtype=np.float64)
+    quality = np.asarray(quality, dtype=np.float64)
+    finite = np.isfinite(scores)
+    out = {"kendall_tau": None, "spearman_rho": None, "fitness": None,
+           "n": int(finite.sum()), "n_invalid": int((~finite).sum()), "reason": None}
+    if out["n_invalid"]:
+        out["reason"] = f"non-finite score on {out['n_invalid']} of {scores.size} records"
+    try:
+        c = correlations(scores[finite], quality[finite])
+        out["kendall_tau"], out["spearman_rho"] = c.kendall_tau, c.spearman_rho
+        out["fitness"] = fitness_of(scores[finite], quality[finite], stat, absolute)
+    except MetricInputError as exc:
+        out["reason"] = str(exc)
+    return out
+
+
+def split_figures(scores: np.ndarray, quality: np.ndarray, split, stat: str = "spearman",
+                  absolute: bool = False) -> dict:
+    """``{"search": ..., "validation": ..., "all": ...}`` figures of ``scores`` (N,)."""
+    scores = np.asarray(scores, dtype=np.float64)
+    quality = np.asarray(quality, dtype=np.float64)
+    parts = {"search": list(split.search), "validation": list(split.validation),
+             "all": list(range(scores.size))}
+    return {name: (correlation_figures(scores[idx], quality[idx], stat, absolute) if idx
+                   else {"kendall_tau": None, "spearman_rho": None, "fitness": None, "n": 0,
+                         "n_invalid": 0, "reason": "empty split"})
+            for name, idx in parts.items()}
+
+
+def proxy_scores(proxy: Proxy, bank) -> np.ndarray:
+    """Scores (N,) of ``proxy`` on ``bank``, NaN where invalid."""
+    return np.asarray(proxy.evaluate(bank).scores, dtype=np.float64)
+
+
+def descriptor_figures(space, records, split, stat: str = "spearman",
+                       absolute: bool = False) -> dict:
+    """Figures per split of the descriptor baselines (number of layers; layers then hidden
+    size) computed by ``space.descriptors`` on the same records."""
+    quality = np.array([r.quality for r in records], dtype=np.float64)
+    table = [space.descriptors(r) for r in records]
+    out = {}
+    for name in DESCRIPTOR_BASELINES:
+        if not all(name in row for row in table):
+            continue
+        values = np.array([row[name] for row in table], dtype=np.float64)
+        out[name] = split_figures(values, quality, split, stat, absolute)
+    return out
+
+
+def choose_final(entries: Sequence[dict], has_validation: bool) -> int:
+    """Index of the hall-of-fame entry chosen as the found proxy: the best fitness on the
+    validation split (entries invalid there rank last); ties keep the hall-of-fame order. Without
+    a validation split, the first entry (best on search)."""
+    if not entries:
+        raise ValueError("the hall of fame is empty: no valid formula was found")
+    if not has_validation:
+        return 0
+
+    def key(i):
+        f = entries[i]["figures"]["validation"]
+        ok = f["fitness"] is not None and f["n_invalid"] == 0
+        return (0 if ok else 1, -(f["fitness"] if ok else 0.0), i)
+    return min(range(len(entries)), key=key)
+
+
+def flat_figures(figures: Mapping[str, dict]) -> dict:
+    """Figures for ``found.json``: all-record tau/rho/n unprefixed, the splits prefixed."""
+    out = {}
+    for split_name in SPLITS:
+        f = figures[split_name]
+        prefix = "" if split_name == "all" else f"{split_name}_"
+        out[f"{prefix}kendall_tau"] = f["kendall_tau"]
+        out[f"{prefix}spearman_rho"] = f["spearman_rho"]
+        out[f"{prefix}n"] = f["n"]
+    return out
+
+
+# -- files -----------------------------------------------------------------------------------
+
+
+def _json_ready(value):
+    if isinstance(value, dict):
+        return {str(k): _json_ready(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_ready(v) for v in value]
+    if isinstance(value, (np.floating,)):
+        value = float(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
+
+
+def write_text(path: Path, text: str) -> Path:
+    """Write ``text`` atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def write_json(path: Path, data) -> Path:
+    return write_text(path, json.dumps(_json_ready(data), indent=2) + "\n")
+
+
+def write_jsonl(path: Path, rows: Sequence[Mapping]) -> Path:
+    return write_text(path, "".join(json.dumps(_json_ready(r)) + "\n" for r in rows))
+
+
+def log_csv_text(rows: Sequence[Mapping], rule_names: Sequence[str]) -> str:
+    """The generation log as CSV, one ``rps_<rule>`` column per rule."""
+    scalar_keys = [k for k in (rows[0] if rows else {}) if k != "rps"]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(scalar_keys + [f"rps_{r}" for r in rule_names])
+    for row in rows:
+        rps = row.get("rps") or {}
+        writer.writerow([_csv_cell(row.get(k)) for k in scalar_keys]
+                        + [rps.get(r, 0) for r in rule_names])
+    return buffer.getvalue()
+
+
+def _csv_cell(value):
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return repr(round(value, 6))
+    return value
+
+
+def versions() -> dict:
+    import deap
+    import torch
+    try:
+        from importlib.metadata import version
+        lpzero_version = version("lpzero-gp")
+    except Exception:  # noqa: BLE001 - not installed as a distribution
+        lpzero_version = "unknown"
+    return {"python": platform.python_version(), "torch": torch.__version__,
+            "deap": getattr(deap, "__version__", "unknown"), "numpy": np.__version__,
+            "lpzero_gp": lpzero_version, "platform": platform.platform()}
+
+
+# -- the result ------------------------------------------------------------------------------
+
+
+@dataclass
+class SearchResult:
+    """A finished search: where its files are, and what it found.
+
+    ``found``: the chosen :class:`Proxy` (its ``figures`` set); ``figures``: the found proxy's
+    figures per split (``search``, ``validation``, ``all``: kendall_tau, spearman_rho,
+    fitness, n, n_invalid, reason); ``hall_of_fame``: entries as in ``hall_of_fame.json``;
+    ``baselines``: descriptor figures per split; ``published``: LPZero's figures for the space.
+    """
+
+    out: Path
+    space: str
+    found: Proxy
+    figures: dict
+    hall_of_fame: list[dict]
+    log: list[dict]
+    rps_counts: dict
+    baselines: dict
+    published: dict | None
+    config: dict
+    seconds: float
+    evaluations: dict = field(default_factory=dict)
+
+    @property
+    def formula(self) -> str:
+        return str(self.found)
+
+    def latex(self) -> str:
+        return self.found.latex(simplify=True)
+
+    def summary(self) -> str:
+        """The text ``lpzero-gp search`` prints at the end."""
+        def fmt(v):
+            return "   --" if v is None else f"{v:+.3f}"
+
+        lines = [f"found    {self.found}",
+                 f"latex    {self.latex()}",
+                 f"language {self.found.language.name}; hall of fame: {len(self.hall_of_fame)}; "
+                 f"evaluations: {self.evaluations.get('total', 0)} "
+                 f"({self.evaluations.get('pruned', 0)} pruned by RPS, "
+                 f"{self.evaluations.get('invalid', 0)} invalid); "
+                 f"{self.seconds:.1f} s of search",
+                 "",
+                 f"{'':34s}{'split':>11s}{'n':>6s}{'tau':>8s}{'rho':>8s}"]
+        for split_name in SPLITS:
+            f = self.figures[split_name]
+            lines.append(f"{'found proxy':34s}{split_name:>11s}{f['n']:6d}"
+                         f"{fmt(f['kendall_tau']):>8s}{fmt(f['spearman_rho']):>8s}"
+                         + (f"   ({f['reason']})" if f.get("reason") else ""))
+        for name, per_split in self.baselines.items():
+            for split_name in SPLITS:
+                f = per_split[split_name]
+                lines.append(f"{'descriptor: ' + name:34s}{split_name:>11s}{f['n']:6d}"
+                             f"{fmt(f['kendall_tau']):>8s}{fmt(f['spearman_rho']):>8s}")
+        if self.published:
+            p = self.published
+            bars = "|.|" if p.get("absolute") else ""
+            lines.append(f"{p['name'] + (' ' + bars if bars else ''):34s}{'(their set)':>11s}"
+                         f"{p['n']:6d}{fmt(p['kendall_tau']):>8s}{fmt(p['spearman_rho']):>8s}")
+        lines.append(f"\nresults in {self.out}")
+        return "\n".join(lines)
+
+    def _repr_markdown_(self) -> str:
+        return f"```\n{self.summary()}\n```"

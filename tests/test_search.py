@@ -1,0 +1,206 @@
+"""Small real searches: result files, reproducibility across workers, resumption, CLI."""
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from lpzero_gp import cli
+from lpzero_gp.errors import ConfigError, LpzeroError
+from lpzero_gp.language import Proxy
+from lpzero_gp.search import ablate_rps, load_spec, search
+from lpzero_gp.search.checkpoint import load_checkpoint
+
+REPO = Path(__file__).resolve().parents[1]
+N_RECORDS = 12
+SMALL = dict(records=N_RECORDS, batch_size=2, seq_len=32, max_elements=512, progress=False)
+CAPTURE_ARGS = ["--limit", str(N_RECORDS), "--batch-size", "2", "--seq-len", "32",
+                "--max-elements", "512"]
+RESULT_FILES = ("config.json", "versions.json", "split.json", "log.jsonl", "log.csv",
+                "evaluations.jsonl", "rps.json", "hall_of_fame.json", "found.json",
+                "baselines.json", "fitness.png", "found_scatter.png", "checkpoint.pkl")
+
+
+def run(tmp_path, name, **kw):
+    # the default capture cache: a temporary folder for the test session (see conftest.py),
+    # which the notebook test's kernel shares
+    args = {**SMALL, "generations": 2, "population": 10, "seed": 3, **kw}
+    return search("flexibert", out=tmp_path / name, **args)
+
+
+def comparable(out: Path) -> dict:
+    """Everything a run decides (hall of fame, chosen proxy, log without timings, memo)."""
+    log = [{k: v for k, v in json.loads(line).items() if k != "seconds"}
+           for line in (out / "log.jsonl").read_text().splitlines()]
+    memo = sorted((d["canonical"], d["status"], d["fitness"], d["rule"])
+                  for d in map(json.loads, (out / "evaluations.jsonl").read_text().splitlines()))
+    return {"hof": json.loads((out / "hall_of_fame.json").read_text()),
+            "found": json.loads((out / "found.json").read_text()), "log": log, "memo": memo,
+            "population": load_checkpoint(out).population}
+
+
+def test_small_search_writes_every_result_file(tmp_path):
+    result = run(tmp_path, "run")
+    out = result.out
+    for name in RESULT_FILES:
+        assert (out / name).is_file() and (out / name).stat().st_size > 0, name
+    assert (out / "fitness.png").read_bytes()[:4] == b"\x89PNG"
+
+    found = Proxy.from_json(out / "found.json")
+    assert str(found) == result.formula
+    assert found.figures["n"] == N_RECORDS
+    assert set(result.figures) == {"search", "validation", "all"}
+    assert result.figures["search"]["n"] + result.figures["validation"]["n"] == N_RECORDS
+    assert -1.0 <= result.figures["all"]["spearman_rho"] <= 1.0
+
+    hof = json.loads((out / "hall_of_fame.json").read_text())
+    entries = hof["entries"]
+    assert 1 <= len(entries) <= 10 and sum(e["chosen"] for e in entries) == 1
+    fits = [e["search_fitness"] for e in entries]
+    assert fits == sorted(fits, reverse=True)
+    assert all(e["latex"] and e["sympy"] and e["language"] == "default" for e in entries)
+    # the chosen proxy is the best of the hall of fame on validation
+    val = [e["figures"]["validation"]["fitness"] for e in entries]
+    assert entries[hof["chosen"] - 1]["figures"]["validation"]["fitness"] == max(
+        v for v in val if v is not None)
+
+    log = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    assert [r["generation"] for r in log] == [0, 1, 2]
+    assert all(r["errors"] == 0 for r in log)
+    with open(out / "log.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == 3 and "rps_monotone_root" in rows[0] and "median" in rows[0]
+
+    # memoised: no formula evaluated twice, every evaluation in the log
+    memo = [json.loads(line) for line in (out / "evaluations.jsonl").read_text().splitlines()]
+    assert len({m["canonical"] for m in memo}) == len(memo)
+    assert sum(r["new_evaluations"] for r in log) == len(memo)
+    assert all(m["reason"] for m in memo if m["status"] != "valid")
+    assert all(m["fitness"] is None for m in memo if m["status"] != "valid")
+    rps_counts = json.loads((out / "rps.json").read_text())["counts"]
+    assert sum(rps_counts.values()) == sum(m["status"] == "pruned" for m in memo)
+
+    split = json.loads((out / "split.json").read_text())
+    assert set(split["probes"]) <= set(split["search"])
+    assert not set(split["search"]) & set(split["validation"])
+    config = json.loads((out / "config.json").read_text())
+    assert config["search"]["seed"] == 3 and config["capture"]["batch_size"] == 2
+    assert set(json.loads((out / "versions.json").read_text())) >= {"python", "torch", "deap",
+                                                                    "lpzero_gp"}
+    baselines = json.loads((out / "baselines.json").read_text())
+    assert set(baselines["descriptors"]) == {"n_layers", "layers_then_hidden"}
+    assert baselines["published"]["spearman_rho"] == 0.748
+    text = result.summary()
+    assert result.formula in text and "0.748" in text and "n_layers" in text
+
+
+def test_same_seed_same_result_with_one_and_two_workers(tmp_path):
+    one = run(tmp_path, "one", workers=1)
+    two = run(tmp_path, "two", workers=2)
+    assert comparable(one.out) == comparable(two.out)
+    other = run(tmp_path, "other", seed=4)
+    assert comparable(other.out)["memo"] != comparable(one.out)["memo"]
+
+
+class Killed(Exception):
+    pass
+
+
+def test_killed_then_resumed_equals_uninterrupted(tmp_path):
+    straight = run(tmp_path, "straight", generations=4)
+
+    def kill_after_generation_2(state):
+        if state.generation == 2:
+            raise Killed()
+    with pytest.raises(Killed):
+        run(tmp_path, "killed", generations=4,
+            on_checkpoint=kill_after_generation_2)
+    assert load_checkpoint(tmp_path / "killed").generation == 2
+    assert not (tmp_path / "killed" / "found.json").exists()
+    resumed = run(tmp_path, "killed", generations=4, resume=True)
+    assert comparable(resumed.out) == comparable(straight.out)
+
+    # a finished 2-generation run extended to 4 generations ends the same way too; resuming
+    # needs nothing but the folder: the checkpoint holds the settings
+    run(tmp_path, "extended", generations=2)
+    extended = search(out=tmp_path / "extended", generations=4, resume=True, progress=False)
+    assert comparable(extended.out) == comparable(straight.out)
+
+
+def test_resume_refuses_other_settings_and_runs_are_not_overwritten(tmp_path):
+    run(tmp_path, "run", generations=0)
+    with pytest.raises(LpzeroError, match="already holds a search"):
+        run(tmp_path, "run", generations=0)
+    with pytest.raises(ConfigError, match="population"):
+        run(tmp_path, "run", generations=1, population=12, resume=True)
+    with pytest.raises(ConfigError, match="capture.batch_size"):
+        run(tmp_path, "run", generations=1, batch_size=4, resume=True)
+
+
+def test_min_over_subsets_fitness(tmp_path):
+    result = run(tmp_path, "subsets", generations=0, population=8, search_fraction=0.75,
+                 config={"subsets": 3, "subset_fraction": 0.6})
+    split = json.loads((result.out / "split.json").read_text())
+    assert len(split["subsets"]) == 3
+    for entry in result.hall_of_fame:
+        # the minimum over subsets is at most the statistic on the whole search split
+        assert entry["search_fitness"] <= entry["figures"]["search"]["spearman_rho"] + 1e-12
+
+
+def test_template_language_search_and_kendall_fitness(tmp_path):
+    result = run(tmp_path, "lpzero", language="lpzero", statistic="kendall",
+                 generations=1)
+    assert result.found.language.name == "lpzero"
+    hof = json.loads((result.out / "hall_of_fame.json").read_text())
+    assert hof["statistic"] == "kendall"
+    first = hof["entries"][0]
+    assert first["search_fitness"] == pytest.approx(first["figures"]["search"]["kendall_tau"])
+
+
+def test_rps_ablation(tmp_path):
+    ablation = ablate_rps("flexibert", out=tmp_path / "ablation",
+                          generations=1, population=10, seed=3, **SMALL)
+    rows = {r["arm"]: r for r in ablation.rows}
+    assert rows["without_rps"]["pruned"] == 0
+    assert rows["with_rps"]["pruned"] == sum(rows["with_rps"]["rps_counts"].values())
+    assert rows["with_rps"]["formulas"] == (rows["with_rps"]["full_evaluations"]
+                                           + rows["with_rps"]["pruned"])
+    assert (tmp_path / "ablation" / "ablation.json").is_file()
+    assert "with_rps" in ablation.table() and "without_rps" in ablation.table()
+
+
+def test_cli_search_then_evaluate_found_json(tmp_path, capsys):
+    out = tmp_path / "cli"
+    code = cli.main(["search", *CAPTURE_ARGS, "--generations", "1", "--population", "8",
+                     "--seed", "5", "--out", str(out), "--quiet"])
+    printed = capsys.readouterr().out
+    assert code == 0
+    found = json.loads((out / "found.json").read_text())
+    assert found["formula"] in printed and "latex" in printed
+    assert "LPZero (published)" in printed and "layers_then_hidden" in printed
+
+    code = cli.main(["evaluate", "--proxy", str(out / "found.json"), *CAPTURE_ARGS])
+    printed = capsys.readouterr().out
+    assert code == 0
+    assert "Kendall tau" in printed and f"n = {N_RECORDS}" in printed
+    assert f"{found['figures']['spearman_rho']:+.3f}" in printed
+
+
+def test_experiment_config_parses():
+    spec = load_spec(REPO / "experiments" / "flexibert" / "config.toml")
+    assert spec.search.space == "flexibert"
+    assert spec.search.population >= 10 and spec.search.generations >= 1
+
+
+def test_config_errors_name_file_and_key(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[search]\npopulaton = 10\n")
+    with pytest.raises(ConfigError, match=r"bad\.toml.*populaton"):
+        load_spec(bad)
+    bad.write_text("[serch]\n")
+    with pytest.raises(ConfigError, match="serch"):
+        load_spec(bad)
+    with pytest.raises(ConfigError, match="elitism"):
+        load_spec({"population": 4, "elitism": 4})
