@@ -9,6 +9,8 @@ key but ``name`` and ``kind`` may be missing or ``None`` (shown as "—", "---" 
 """
 from __future__ import annotations
 
+import textwrap
+
 import csv
 import io
 import math
@@ -275,6 +277,6 @@ def proxy_scatter(scores, quality, path, title: str, label_name: str = "quality"
     ax.scatter(x, y, s=10, alpha=0.6)
     ax.set_xlabel("score")
     ax.set_ylabel(label_name)
-    ax.set_title(f"{title}\n{_corr_text(x, y)}")
+    ax.set_title("\n".join(textwrap.wrap(title, 60)) + f"\n{_corr_text(x, y)}", fontsize=9)
     fig.tight_layout()
     return _save(fig, path)
