@@ -203,7 +203,7 @@ def bar_chart(rows: Sequence[Mapping], path, stat: str = "spearman_rho",
     ax.barh(positions, values, color=[KIND_COLOURS[r["kind"]] for r in shown])
     for pos, value, r in zip(positions, values, shown):
         if not (_is_missing(r[low_key]) or _is_missing(r[high_key])):
-            err = [[value - float(r[low_key])], [float(r[high_key]) - value]]
+            err = [[max(0.0, value - float(r[low_key]))], [max(0.0, float(r[high_key]) - value)]]
             ax.errorbar(value, pos, xerr=err, fmt="none", ecolor="black", capsize=3, lw=1)
     ax.set_yticks(positions, [str(r["name"]) for r in shown])
     ax.axvline(0.0, color="black", lw=0.6)

@@ -1,0 +1,85 @@
+"""A small JSON cache of hand-designed proxy values, one file per (space, settings).
+
+Each file holds ``{"key": {...}, "records": {record_id: {"values": {proxy: float | null},
+"reasons": {proxy: reason}, "seconds": float}}}``. The key holds everything a value depends on
+(space, variant, seed, batch size and length, objective, text fingerprint, and
+:data:`SCORES_VERSION`, bumped whenever a proxy's definition changes). The file is rewritten
+atomically after each record, so an interrupted run keeps what it computed.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+
+from ..data import cache_dir
+from .zero_cost import ProxyValue
+
+SCORES_VERSION = 1
+
+
+def score_key(space_name: str, settings, text_fingerprint: str) -> dict:
+    """Everything a hand-designed value depends on (``settings``: resolved CaptureSettings)."""
+    return {"scores_version": SCORES_VERSION, "space": space_name, "variant": settings.variant,
+            "seed": settings.seed, "batch_size": settings.batch_size,
+            "seq_len": settings.seq_len, "objective": settings.objective,
+            "text": text_fingerprint}
+
+
+class ScoreCache:
+    """Hand-designed values of one (space, settings), stored in ``root/baselines/``."""
+
+    def __init__(self, key: dict, root: str | os.PathLike | None = None):
+        self.key = dict(key)
+        base = Path(root) if root is not None else cache_dir()
+        digest = hashlib.sha256(json.dumps(self.key, sort_keys=True).encode()).hexdigest()[:16]
+        self.path = base / "baselines" / f"{key['space']}-{digest}.json"
+        self.records: dict[str, dict] = {}
+        if self.path.is_file():
+            try:
+                blob = json.loads(self.path.read_text())
+            except (OSError, json.JSONDecodeError) as exc:
+                import warnings
+                warnings.warn(f"ignoring unreadable score cache {self.path}: {exc}")
+                blob = {}
+            if blob.get("key") == self.key:
+                self.records = dict(blob.get("records", {}))
+
+    def get(self, record_id: str, names) -> dict[str, ProxyValue] | None:
+        """The cached values of ``names`` for a record, or ``None`` if any is missing."""
+        entry = self.records.get(str(record_id))
+        if entry is None or not all(n in entry["values"] for n in names):
+            return None
+        out = {}
+        for n in names:
+            value = entry["values"][n]
+            reason = entry.get("reasons", {}).get(n)
+            out[n] = ProxyValue(math.nan if value is None else float(value), reason)
+        return out
+
+    def put(self, record_id: str, values: dict[str, ProxyValue], seconds: float) -> None:
+        entry = self.records.setdefault(str(record_id), {"values": {}, "reasons": {},
+                                                         "seconds": 0.0})
+        for n, v in values.items():
+            entry["values"][n] = v.value if math.isfinite(v.value) else None
+            if v.reason is not None:
+                entry["reasons"][n] = v.reason
+            else:
+                entry["reasons"].pop(n, None)
+        entry["seconds"] = float(entry.get("seconds", 0.0)) + float(seconds)
+        self._write()
+
+    def _write(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".part-")
+        os.close(fd)
+        try:
+            Path(tmp).write_text(json.dumps({"key": self.key, "records": self.records},
+                                            indent=1, sort_keys=True))
+            os.replace(tmp, self.path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
