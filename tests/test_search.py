@@ -90,7 +90,7 @@ def test_small_search_writes_every_result_file(tmp_path):
     assert set(json.loads((out / "versions.json").read_text())) >= {"python", "torch", "deap",
                                                                     "lpzero_gp"}
     baselines = json.loads((out / "baselines.json").read_text())
-    assert set(baselines["descriptors"]) == {"n_layers", "layers_then_hidden"}
+    assert set(baselines["descriptors"]) == {"n_layers", "layers_then_hidden", "n_params"}
     assert baselines["published"]["spearman_rho"] == 0.748
     text = result.summary()
     assert result.formula in text and "0.748" in text and "n_layers" in text

@@ -48,7 +48,6 @@ PUBLISHED = {
     "gpt2": {"name": "LPZero (published)", "kendall_tau": 0.886, "spearman_rho": 0.980,
              "n": 200, "absolute": True},
 }
-DESCRIPTOR_BASELINES = ("n_layers", "layers_then_hidden")
 
 
 # -- figures ---------------------------------------------------------------------------------
@@ -94,12 +93,12 @@ def proxy_scores(proxy: Proxy, bank) -> np.ndarray:
 
 def descriptor_figures(space, records, split, stat: str = "spearman",
                        absolute: bool = False) -> dict:
-    """Figures per split of the descriptor baselines (number of layers; layers then hidden
-    size) computed by ``space.descriptors`` on the same records."""
+    """Figures per split of the space's headline descriptors (``space.headline_descriptors``:
+    number of layers, layers then hidden size, ...) on the same records."""
     quality = np.array([r.quality for r in records], dtype=np.float64)
     table = [space.descriptors(r) for r in records]
     out = {}
-    for name in DESCRIPTOR_BASELINES:
+    for name in space.headline_descriptors:
         if not all(name in row for row in table):
             continue
         values = np.array([row[name] for row in table], dtype=np.float64)

@@ -40,6 +40,7 @@ class Space:
     - ``make_batch(batch_size, seq_len, seed, text_path=None, data_dir=None, objective=...) ->
       dict[str, Tensor]`` (``input_ids`` (B, S) and what the objective needs)
     - ``descriptors(record) -> dict[str, float]``: architecture descriptors needing no model
+    - ``headline_descriptors``: the descriptors every proxy figure is shown beside
     """
 
     name: str
@@ -53,3 +54,4 @@ class Space:
     build: Callable[..., nn.Module]
     make_batch: Callable[..., dict]
     descriptors: Callable[[Record], dict]
+    headline_descriptors: tuple[str, ...] = ("n_layers", "layers_then_hidden")

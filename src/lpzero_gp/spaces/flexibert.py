@@ -307,4 +307,5 @@ def make_batch(batch_size: int = 16, seq_len: int = 128, seed: int = 0,
 SPACE = Space(name="flexibert", benchmark="nas-bench-bert", variants=VARIANTS,
               default_variant="trained", objectives=OBJECTIVES, default_objective="mlm",
               default_seq_len=128, load_benchmark=nasbench_bert.load, build=build,
-              make_batch=make_batch, descriptors=descriptors)
+              make_batch=make_batch, descriptors=descriptors,
+              headline_descriptors=("n_layers", "layers_then_hidden", "n_params"))

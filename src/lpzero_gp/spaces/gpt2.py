@@ -280,7 +280,8 @@ def descriptors(record: Record | LtsConfig) -> dict[str, float]:
 SPACE = Space(name="gpt2", benchmark="lts-gpt2", variants=VARIANTS, default_variant="lts",
               objectives=OBJECTIVES, default_objective="clm", default_seq_len=192,
               load_benchmark=lts.load, build=build, make_batch=make_batch,
-              descriptors=descriptors)
+              descriptors=descriptors,
+              headline_descriptors=("n_layers", "n_params_nonembedding", "layers_x_dmodel2"))
 
 __all__ = ["SPACE", "LtsGPT2", "GPT2Block", "GPT2Attention", "GPT2MLP", "build",
                       "make_batch", "descriptors", "parameter_counts"]
