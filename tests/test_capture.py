@@ -176,3 +176,27 @@ def test_settings_validate_against_space(space):
         CaptureSettings(objective="clm").resolved(space)
     s = CaptureSettings().resolved(space)
     assert (s.variant, s.objective, s.seq_len) == ("trained", "mlm", 128)
+
+
+@pytest.mark.parametrize("rid", ["config_9_j3", "config_10_j6"])
+def test_gpt2_capture_one_entry_per_layer_model_unchanged(rid):
+    gpt2 = get_space("gpt2")
+    record = gpt2.load_benchmark().by_id(rid)
+    model = gpt2.build(record, "lts", seed=0)
+    batch = gpt2.make_batch(batch_size=2, seq_len=32, seed=0, objective="clm")
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    hooks_before = _hook_count(model)
+    inputs = capture_inputs(model, batch, "clm", max_elements=128, seed=0)
+    n_layer = record.config.n_layer
+    for name in INPUT_NAMES:
+        assert inputs.tensors[name].shape == (n_layer, 128), name
+        assert torch.isfinite(inputs.tensors[name]).all(), name
+    # the causal-LM loss gives real gradients (the "sum" objective would give ~0)
+    assert float(inputs.tensors["G"].abs().mean()) > 1e-6
+    heads = record.config.n_head
+    assert inputs.numel["S"].tolist() == [2 * h * 32 * 32 for h in heads]
+    assert inputs.numel["A"].tolist() == [2 * 32 * d for d in record.config.d_inner]
+    assert _hook_count(model) == hooks_before
+    assert all(p.grad is None for p in model.parameters())
+    after = model.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)
