@@ -23,6 +23,8 @@ pair of chained operations (:func:`composition`: is ``f(g(x))`` just ``x``, or j
 """
 from __future__ import annotations
 
+import abc
+
 import functools
 from collections import Counter
 from dataclasses import dataclass
@@ -168,7 +170,7 @@ class TreeView:
 # -- structural rules ------------------------------------------------------------------------
 
 
-class StructuralRule:
+class StructuralRule(abc.ABC):
     """A rule on the tree alone. ``fires`` returns the reason it rejects the tree, or None."""
 
     name = "structural"
@@ -178,8 +180,9 @@ class StructuralRule:
     def applies_to(self, language) -> bool:
         return True
 
+    @abc.abstractmethod
     def fires(self, view: TreeView) -> str | None:
-        raise NotImplementedError
+        """The reason this rule rejects the tree, or None."""
 
 
 class InversePair(StructuralRule):
@@ -357,7 +360,7 @@ def structural_rules(absolute: bool = False) -> list[StructuralRule]:
 # -- probe rules -----------------------------------------------------------------------------
 
 
-class ProbeRule:
+class ProbeRule(abc.ABC):
     """A rule on the scores of the probe architectures, shape (P,) float64 (``ids``: their
     record ids, for the reason)."""
 
@@ -365,8 +368,9 @@ class ProbeRule:
     kind = "probe"
     description = ""
 
+    @abc.abstractmethod
     def fires(self, scores: np.ndarray, ids: Sequence[str] | None = None) -> str | None:
-        raise NotImplementedError
+        """The reason this rule rejects the probe scores, or None."""
 
 
 def _which(mask: np.ndarray, ids: Sequence[str] | None) -> str:

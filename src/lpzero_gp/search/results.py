@@ -198,11 +198,7 @@ def _csv_cell(value):
 def versions() -> dict:
     import deap
     import torch
-    try:
-        from importlib.metadata import version
-        lpzero_version = version("lpzero-gp")
-    except Exception:  # noqa: BLE001 - not installed as a distribution
-        lpzero_version = "unknown"
+    from .. import __version__ as lpzero_version
     return {"python": platform.python_version(), "torch": torch.__version__,
             "deap": getattr(deap, "__version__", "unknown"), "numpy": np.__version__,
             "lpzero_gp": lpzero_version, "platform": platform.platform()}
