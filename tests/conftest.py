@@ -29,3 +29,19 @@ def data_dir() -> Path:
 def session_cache(tmp_path_factory) -> Path:
     """A capture cache shared by the tests of one session (never the user's own)."""
     return tmp_path_factory.mktemp("capture-cache")
+
+
+def flexibert_bank(per_depth: int, max_elements: int = 256):
+    """Real FlexiBERT architectures, ``per_depth`` of 2 and of 4 layers, the ``trained`` build
+    captured on one 2 x 32 batch, stacked in an InputBank (labels included)."""
+    from lpzero_gp.bank import InputBank
+    from lpzero_gp.capture import capture_inputs
+    from lpzero_gp.spaces import get_space
+    space = get_space("flexibert")
+    records = list(space.load_benchmark(data_dir=DATA))
+    chosen = [r for r in records if r.config.n_layers == 2][:per_depth] + \
+             [r for r in records if r.config.n_layers == 4][:per_depth]
+    batch = space.make_batch(batch_size=2, seq_len=32, seed=0, objective="mlm")
+    inputs = [capture_inputs(space.build(r, "trained", seed=0), batch, "mlm",
+                             max_elements=max_elements, seed=0) for r in chosen]
+    return InputBank.from_inputs(inputs, [r.id for r in chosen], [r.quality for r in chosen])

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from lpzero_gp.bank import INPUT_NAMES, InputBank
-from lpzero_gp.cache import CaptureCache, CaptureSettings
+from lpzero_gp.cache import CaptureSettings
 from lpzero_gp.capture import TensorCapture, capture_inputs, layer_weights
 from lpzero_gp.collect import CollectStats, collect_inputs
 from lpzero_gp.errors import LpzeroError

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from lpzero_gp.errors import ConfigError
-from lpzero_gp.language import REGISTRY, Scalar, load_language, primitives_dir
+from lpzero_gp.language import REGISTRY, load_language, primitives_dir
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -6,10 +6,11 @@ import pytest
 import torch
 
 from lpzero_gp.bank import InputBank, Inputs
-from lpzero_gp.capture import capture_inputs, sample_positions
+from lpzero_gp.capture import sample_positions
 from lpzero_gp.language import (MissingInputError, Proxy, interpret, load_language,
                                 score_status)
-from lpzero_gp.spaces import get_space
+
+from conftest import flexibert_bank
 
 
 def _bank(tensors: dict[str, torch.Tensor], numel: dict[str, torch.Tensor],
@@ -88,14 +89,7 @@ def test_size_aware_estimates_from_samples_are_close():
 @pytest.fixture(scope="module")
 def real_bank(data_dir) -> InputBank:
     """Four real FlexiBERT architectures of 2 and 4 layers, 2 x 32 tokens, K = 256."""
-    space = get_space("flexibert")
-    records = list(space.load_benchmark(data_dir=data_dir))
-    chosen = [r for r in records if r.config.n_layers == 2][:2] + \
-             [r for r in records if r.config.n_layers == 4][:2]
-    batch = space.make_batch(batch_size=2, seq_len=32, seed=0, objective="mlm")
-    inputs = [capture_inputs(space.build(r, "trained", seed=0), batch, "mlm",
-                             max_elements=256, seed=0) for r in chosen]
-    return InputBank.from_inputs(inputs, [r.id for r in chosen])
+    return flexibert_bank(2)
 
 
 @pytest.mark.parametrize("formula", [

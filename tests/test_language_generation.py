@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from lpzero_gp.bank import InputBank
-from lpzero_gp.capture import capture_inputs
 from lpzero_gp.language import (LPZERO_FLEXIBERT_PROXY, LPZERO_GPT2_PROXY, Proxy, ScalarL,
                                 TensorL, load_language)
-from lpzero_gp.spaces import get_space
+
+from conftest import flexibert_bank
 
 N_TREES = 2000
 
@@ -20,14 +20,7 @@ N_TREES = 2000
 @pytest.fixture(scope="module")
 def bank(data_dir) -> InputBank:
     """Six real FlexiBERT architectures (2 and 4 layers) captured on 2 x 32 tokens, K = 256."""
-    space = get_space("flexibert")
-    records = list(space.load_benchmark(data_dir=data_dir))
-    chosen = [r for r in records if r.config.n_layers == 2][:3] + \
-             [r for r in records if r.config.n_layers == 4][:3]
-    batch = space.make_batch(batch_size=2, seq_len=32, seed=0, objective="mlm")
-    inputs = [capture_inputs(space.build(r, "trained", seed=0), batch, "mlm",
-                             max_elements=256, seed=0) for r in chosen]
-    return InputBank.from_inputs(inputs, [r.id for r in chosen], [r.quality for r in chosen])
+    return flexibert_bank(3)
 
 
 @pytest.mark.parametrize("name", ["default", "lpzero"])
