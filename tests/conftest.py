@@ -2,7 +2,9 @@
 otherwise), no downloads, a private capture cache, one torch thread per process."""
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -14,6 +16,7 @@ DATA = Path(os.environ.get("LPZERO_GP_DATA", REPO.parent / "shared" / "data")).r
 os.environ["LPZERO_GP_DATA"] = str(DATA)
 os.environ["LPZERO_GP_OFFLINE"] = "1"
 os.environ["LPZERO_GP_CACHE"] = tempfile.mkdtemp(prefix="lpzero-gp-test-cache-")
+atexit.register(shutil.rmtree, os.environ["LPZERO_GP_CACHE"], ignore_errors=True)
 torch.set_num_threads(1)
 
 
