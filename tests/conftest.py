@@ -48,3 +48,14 @@ def flexibert_bank(per_depth: int, max_elements: int = 256):
     inputs = [capture_inputs(space.build(r, "trained", seed=0), batch, "mlm",
                              max_elements=max_elements, seed=0) for r in chosen]
     return InputBank.from_inputs(inputs, [r.id for r in chosen], [r.quality for r in chosen])
+
+
+@pytest.fixture(scope="module")
+def bert():
+    """NAS-Bench-BERT (the records in the data folder): quality, layers, hidden sizes."""
+    import numpy as np
+    from lpzero_gp.benchmarks import nasbench_bert
+    bench = nasbench_bert.load(DATA / "nas-bench-bert" / "BERT_benchmark.json")
+    layers = np.array([r.config.n_layers for r in bench], dtype=np.float64)
+    hidden = np.array([r.config.hidden_size for r in bench], dtype=np.float64)
+    return bench.quality(), layers, hidden

@@ -1,27 +1,13 @@
 """Rank correlations, bootstrap intervals and structure-aware views (lpzero_gp.metrics)."""
 from __future__ import annotations
 
-import os
-from pathlib import Path
 
 import numpy as np
 import pytest
 from scipy import stats
 
 from lpzero_gp import metrics as m
-from lpzero_gp.benchmarks import nasbench_bert
 
-DATA = Path(os.environ.get("LPZERO_GP_DATA",
-                           Path(__file__).resolve().parents[2] / "shared" / "data"))
-
-
-@pytest.fixture(scope="module")
-def bert():
-    """NAS-Bench-BERT (the 350 records in the data folder): quality, layers, hidden sizes."""
-    bench = nasbench_bert.load(DATA / "nas-bench-bert" / "BERT_benchmark.json")
-    layers = np.array([r.config.n_layers for r in bench], dtype=np.float64)
-    hidden = np.array([r.config.hidden_size for r in bench], dtype=np.float64)
-    return bench.quality(), layers, hidden
 
 
 # ------------------------------------------------------------------ agreement with scipy

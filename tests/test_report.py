@@ -1,17 +1,13 @@
 """Tables and plots of proxy results (lpzero_gp.report)."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from lpzero_gp import metrics, report
-from lpzero_gp.benchmarks import nasbench_bert
 
-DATA = Path(os.environ.get("LPZERO_GP_DATA",
-                           Path(__file__).resolve().parents[2] / "shared" / "data"))
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 ROWS = [
@@ -21,14 +17,6 @@ ROWS = [
     dict(name="LPZero_{ref} & 50% #1|x", kind="published", kendall_tau=-0.5114,
          spearman_rho=0.748, n=500, note=None),
 ]
-
-
-@pytest.fixture(scope="module")
-def bert():
-    bench = nasbench_bert.load(DATA / "nas-bench-bert" / "BERT_benchmark.json")
-    layers = np.array([r.config.n_layers for r in bench], dtype=np.float64)
-    hidden = np.array([r.config.hidden_size for r in bench], dtype=np.float64)
-    return bench.quality(), layers, hidden
 
 
 def assert_png(path: Path) -> None:
