@@ -2,27 +2,30 @@
 
 The key holds everything a capture depends on: the space, the record id and its architecture
 config, the build variant, the seed, the batch (size, length, text fingerprint), the objective,
-the number of sampled elements, the storage dtype and :data:`CAPTURE_VERSION` (bumped whenever
-the capture code changes what it computes). Files are written atomically, so an interrupted
-run never leaves a half-written entry and loses nothing already stored.
+the sketch's settings (elements per tensor, rows at least), the storage dtype, and a
+*fingerprint* (:func:`code_fingerprint`): a hash of the source of the capture, the sketch, the
+hook layer, the text batching and the space's model code, together with the torch version. A
+change to any of them gives new keys by itself, so an entry can never go stale. Files are
+written atomically, so an interrupted run never leaves a half-written entry and loses nothing
+already stored.
 """
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import os
+import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
-from .bank import Inputs
-from .capture import DEFAULT_MAX_ELEMENTS
+from .bank import DEFAULT_MAX_ELEMENTS, DEFAULT_MIN_ROWS, Inputs
 from .data import cache_dir
 
-CAPTURE_VERSION = 1
 STORAGE_DTYPES = {"float32": torch.float32, "float16": torch.float16}
 
 
@@ -35,7 +38,8 @@ class CaptureSettings:
     seed: int = 0
     objective: str | None = None
     variant: str | None = None
-    max_elements: int = DEFAULT_MAX_ELEMENTS
+    max_elements: int | None = DEFAULT_MAX_ELEMENTS
+    min_rows: int = DEFAULT_MIN_ROWS
     text_path: str | None = None
     storage_dtype: str = "float32"
 
@@ -54,7 +58,8 @@ class CaptureSettings:
                              f"for space {space.name!r}")
         if s.storage_dtype not in STORAGE_DTYPES:
             raise ValueError(f"storage_dtype must be one of {tuple(STORAGE_DTYPES)}")
-        if s.batch_size < 1 or s.seq_len < 4 or s.max_elements < 1:
+        if s.batch_size < 1 or s.seq_len < 4 or s.min_rows < 1 or (
+                s.max_elements is not None and s.max_elements < 1):
             raise ValueError(f"invalid capture sizes: {s}")
         return s
 
@@ -62,9 +67,29 @@ class CaptureSettings:
         return dataclasses.asdict(self)
 
 
+_CODE = ("bank.py", "capture.py", "introspect.py", "collect.py", "text.py", "spaces/base.py",
+         "spaces/taps.py")
+
+
+@functools.lru_cache(maxsize=None)
+def code_fingerprint(space_name: str) -> str:
+    """sha256 (16 hex digits) of the capture code, the space's model code and torch's version.
+
+    The space's code is every module of ``lpzero_gp.spaces`` whose file name starts with the
+    space's name (``gpt2.py``, ``gpt2_adaptive.py``).
+    """
+    root = Path(__file__).resolve().parent
+    files = [root / f for f in _CODE] + sorted((root / "spaces").glob(f"{space_name}*.py"))
+    digest = hashlib.sha256(torch.__version__.encode())
+    for path in files:
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes() if path.is_file() else b"-")
+    return digest.hexdigest()[:16]
+
+
 def entry_key(space_name: str, record, settings: CaptureSettings, text_fingerprint: str) -> dict:
     """Everything a captured entry depends on, as a JSON-able dict."""
-    return {"capture_version": CAPTURE_VERSION, "space": space_name, "record": record.id,
+    return {"code": code_fingerprint(space_name), "space": space_name, "record": record.id,
             "benchmark": record.benchmark, "config": repr(record.config),
             "text": text_fingerprint, **settings.as_dict(), "text_path": None}
 
@@ -77,7 +102,8 @@ class CaptureCache:
 
     def path(self, key: dict) -> Path:
         digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:20]
-        return self.root / key["space"] / f"{key['record']}-{digest}.pt"
+        safe = re.sub(r"[^A-Za-z0-9_-]", "_", str(key["record"]))[:40]
+        return self.root / re.sub(r"[^A-Za-z0-9_-]", "_", key["space"]) / f"{safe}-{digest}.pt"
 
     def load(self, key: dict) -> Inputs | None:
         path = self.path(key)
@@ -91,15 +117,18 @@ class CaptureCache:
             return None
         if blob.get("key") != key:
             return None
-        return Inputs({n: t.float() for n, t in blob["tensors"].items()},
-                      dict(blob["numel"]), dict(blob.get("meta", {})))
+        try:
+            return Inputs.from_blob(blob["data"], blob.get("meta", {}))
+        except (KeyError, ValueError, RuntimeError, TypeError) as exc:
+            import warnings
+            warnings.warn(f"ignoring malformed cache entry {path}: {exc}")
+            return None
 
     def store(self, key: dict, inputs: Inputs) -> Path:
         path = self.path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
         dtype = STORAGE_DTYPES[key["storage_dtype"]]
-        blob = {"key": key, "tensors": {n: t.to(dtype) for n, t in inputs.tensors.items()},
-                "numel": inputs.numel, "meta": inputs.meta}
+        blob = {"key": key, "data": inputs.to_blob(dtype), "meta": inputs.meta}
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix="part-", suffix=".tmp")
         try:
             with os.fdopen(fd, "wb") as out:

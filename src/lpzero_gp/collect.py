@@ -16,7 +16,7 @@ from tqdm.auto import tqdm
 
 from .bank import InputBank, Inputs
 from .benchmarks import Record
-from .cache import CAPTURE_VERSION, CaptureCache, CaptureSettings, entry_key
+from .cache import CaptureCache, CaptureSettings, code_fingerprint, entry_key
 from .capture import capture_inputs
 from .errors import LpzeroError
 from .text import text_fingerprint
@@ -46,12 +46,15 @@ def capture_record(space, record: Record, settings: CaptureSettings, batch: dict
     meta = {"record": record.id, "space": space.name, "variant": settings.variant,
             "seed": settings.seed, "objective": settings.objective,
             "batch_size": settings.batch_size, "seq_len": settings.seq_len,
-            "max_elements": settings.max_elements, "capture_version": CAPTURE_VERSION,
+            "max_elements": settings.max_elements, "min_rows": settings.min_rows,
+            "code": code_fingerprint(space.name),
             "torch": str(torch.__version__), "python": platform.python_version()}
     inputs = capture_inputs(model, batch, settings.objective, settings.max_elements,
-                            settings.seed, meta)
+                            settings.seed, meta, settings.min_rows)
     if settings.storage_dtype == "float16":  # the same values whether cached or fresh
-        inputs.tensors = {n: t.half().float() for n, t in inputs.tensors.items()}
+        for items in inputs.tensors.values():
+            for t in items:
+                t.rows = t.rows.half().float()
     return inputs
 
 

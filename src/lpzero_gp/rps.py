@@ -37,7 +37,7 @@ from deap import gp
 from .bank import InputBank
 from .language import REGISTRY, Primitive, interpret
 from .language.proxy import CONSTANT_RTOL
-from .language.types import Scalar, ScalarL, TensorL, TensorValue
+from .language.probe import probe_value, value_tensor as _values
 
 
 # -- facts measured on each primitive's implementation ---------------------------------------
@@ -59,21 +59,7 @@ class PrimitiveFacts:
 
 
 def _probe_value(t: type, domain: str, seed: int):
-    gen = torch.Generator().manual_seed(seed)
-    shape = {TensorL: (2, 3, 8), ScalarL: (2, 3), Scalar: (2,)}[t]
-    x = torch.randn(shape, generator=gen, dtype=torch.float64)
-    if domain == "positive":
-        x = x.abs() + 0.25
-    elif domain == "nonzero":
-        x = torch.where(x >= 0, x + 0.25, x - 0.25)
-    if t is TensorL:
-        numel = torch.tensor([[64.0, 1000.0, 16.0], [512.0, 32.0, 100.0]], dtype=torch.float64)
-        return TensorValue(x.float(), numel)
-    return x
-
-
-def _values(v) -> torch.Tensor:
-    return v.values.double() if isinstance(v, TensorValue) else v.double()
+    return probe_value(t, domain, torch.Generator().manual_seed(seed))
 
 
 def _is_constant(outputs: Sequence) -> bool:

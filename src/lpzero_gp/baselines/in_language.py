@@ -4,13 +4,15 @@ Writing a literature proxy as a formula documents what the language can say and 
 formula, evaluated on captured inputs (:class:`~lpzero_gp.bank.InputBank`), must agree with the
 direct computation in :mod:`lpzero_gp.baselines.zero_cost` on the same model and batch.
 
-- ``snip`` = ``layer_sum(t_sum(abs(mul(W, G))))``: SNIP over each layer's weights. The bank
-  keeps K sampled (w, g) pairs per layer and ``t_sum`` scales their mean by the full count, so
-  the formula is an unbiased estimate of the direct value (agreement in value, up to sampling).
-- ``grad_norm`` = ``layer_sum(t_fro(G))``: one Frobenius norm per layer instead of one per
-  weight tensor (agreement in rank).
-- ``layer_weights`` = ``layer_sum(t_sum(exp(sub(W, W))))``: the number of weights of the
-  proxy layers, exactly (every sampled element is exp(0) = 1, scaled by the full count); its
+- ``snip`` = ``layer_sum(pool_sum(t_sum(abs(mul(W, G)))))``: SNIP over each layer's weight
+  matrices. The bank keeps whole rows of each (W, G) pair at the same positions and ``t_sum``
+  scales their mean by the matrix's element count, so the formula is an unbiased estimate of
+  the direct value (agreement in value, up to sampling).
+- ``grad_norm`` = ``layer_sum(pool_sum(t_fro(G)))``: the sum of the Frobenius norms of the
+  layers' weight gradients, one per matrix as the direct proxy (which also counts embeddings
+  and biases: agreement in rank).
+- ``layer_weights`` = ``layer_sum(pool_sum(t_sum(exp(sub(W, W)))))``: the number of weights of
+  the proxy layers, exactly (every kept element is exp(0) = 1, scaled by the full count); its
   closed form is :func:`layer_weight_count`.
 - LPZero's published proxies (:data:`lpzero_gp.language.LPZERO_FLEXIBERT_PROXY`,
   :data:`~lpzero_gp.language.LPZERO_GPT2_PROXY`) in the ``lpzero`` language.
@@ -44,12 +46,12 @@ class InLanguage:
 
 
 IN_LANGUAGE: dict[str, InLanguage] = {p.name: p for p in (
-    InLanguage("snip", "SNIP (proxy language)", "layer_sum(t_sum(abs(mul(W, G))))",
+    InLanguage("snip", "SNIP (proxy language)", "layer_sum(pool_sum(t_sum(abs(mul(W, G)))))",
                counterpart="snip", agreement="value"),
-    InLanguage("grad_norm", "Grad-norm per layer (proxy language)", "layer_sum(t_fro(G))",
+    InLanguage("grad_norm", "Grad-norm per layer (proxy language)", "layer_sum(pool_sum(t_fro(G)))",
                counterpart="grad_norm", agreement="rank"),
     InLanguage("layer_weights", "#Layer weights (proxy language)",
-               "layer_sum(t_sum(exp(sub(W, W))))", counterpart="layer_weight_count",
+               "layer_sum(pool_sum(t_sum(exp(sub(W, W)))))", counterpart="layer_weight_count",
                agreement="value"),
 )}
 IN_LANGUAGE_NAMES = tuple(IN_LANGUAGE)

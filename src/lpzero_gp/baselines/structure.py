@@ -29,6 +29,7 @@ from torch import nn
 
 from transformers.pytorch_utils import Conv1D
 
+from ..introspect import hooked
 from ..spaces.taps import Tap
 
 DENSE_TYPES = (nn.Linear, Conv1D)  # GPT-2's Conv1D is a linear layer with weight (in, out)
@@ -115,38 +116,33 @@ class ForwardRecorder:
         if not self.layers:
             raise ValueError(f"{type(model).__name__}.proxy_layers() returned no layers")
         self.records: list[LayerRecord] = []
-        self._handles: list = []
+        self._context = None
 
     def __enter__(self) -> "ForwardRecorder":
         self.records = []
-        try:
-            for index, layer in enumerate(self.layers):
-                rec = LayerRecord(layer, mixer_linears=linears_in(mixer_children(layer)),
-                                  ffn_linears=linears_in(ffn_children(layer)))
-                self.records.append(rec)
-                self._handles.append(layer.register_forward_pre_hook(
-                    functools.partial(self._on_layer, index)))
-                parts = {id(m): "mixer" for m in rec.mixer_linears}
-                parts.update({id(m): "ffn" for m in rec.ffn_linears})
-                for module in layer.modules():
-                    if isinstance(module, DENSE_TYPES) and id(module) in parts:
-                        self._handles.append(module.register_forward_hook(
-                            functools.partial(self._on_linear, index, parts[id(module)])))
-                    elif isinstance(module, Tap):
-                        self._handles.append(module.register_forward_hook(
-                            functools.partial(self._on_tap, index, module.kind)))
-        except BaseException:
-            self._remove()
-            raise
+        forward, pre = [], []
+        for index, layer in enumerate(self.layers):
+            rec = LayerRecord(layer, mixer_linears=linears_in(mixer_children(layer)),
+                              ffn_linears=linears_in(ffn_children(layer)))
+            self.records.append(rec)
+            pre.append((layer, functools.partial(self._on_layer, index)))
+            parts = {id(m): "mixer" for m in rec.mixer_linears}
+            parts.update({id(m): "ffn" for m in rec.ffn_linears})
+            for module in layer.modules():
+                if isinstance(module, DENSE_TYPES) and id(module) in parts:
+                    forward.append((module, functools.partial(self._on_linear, index,
+                                                              parts[id(module)])))
+                elif isinstance(module, Tap):
+                    forward.append((module, functools.partial(self._on_tap, index,
+                                                              module.kind)))
+        self._context = hooked(forward=forward, pre=pre)
+        self._context.__enter__()
         return self
 
     def __exit__(self, *exc) -> None:
-        self._remove()
-
-    def _remove(self) -> None:
-        for handle in self._handles:
-            handle.remove()
-        self._handles.clear()
+        if self._context is not None:
+            self._context.__exit__(*exc)
+            self._context = None
 
     # -- hooks -------------------------------------------------------------------------------
     def _on_layer(self, index: int, module, args) -> None:

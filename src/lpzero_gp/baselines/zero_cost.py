@@ -80,6 +80,7 @@ import torch
 from torch import nn
 
 from ..capture import layer_weights
+from ..introspect import hooked
 from ..errors import LpzeroError
 from .structure import ForwardRecorder, LayerRecord
 
@@ -450,17 +451,12 @@ def synflow_pass(model: nn.Module, batch: dict) -> SynflowPass:
     _linearise_norms(net)
     layers = list(net.proxy_layers())
     rescale = _Rescale()
-    handles = [layers[0].register_forward_pre_hook(_OnesInput())]
-    handles += [layer.register_forward_hook(rescale) for layer in layers]
-    try:
-        with torch.enable_grad():
-            r = net.objective(batch, "sum")
-            per_layer = _weights(net)
-            flat = [w for ws in per_layer for w in ws]
-            grads = torch.autograd.grad(r, flat, allow_unused=True)
-    finally:
-        for handle in handles:
-            handle.remove()
+    with hooked(forward=[(layer, rescale) for layer in layers],
+                pre=[(layers[0], _OnesInput())]), torch.enable_grad():
+        r = net.objective(batch, "sum")
+        per_layer = _weights(net)
+        flat = [w for ws in per_layer for w in ws]
+        grads = torch.autograd.grad(r, flat, allow_unused=True)
     grads = [torch.zeros_like(w) if g is None else g.detach() for w, g in zip(flat, grads)]
     if not all(torch.isfinite(g).all() for g in grads):
         raise ProxyUndefinedError("synflow: the rescaled gradient is not finite")

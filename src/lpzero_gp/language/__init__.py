@@ -2,9 +2,11 @@
 
 Exports:
 
-- ``TensorL, ScalarL, Scalar``: the three strong types (per-layer tensor with its numel,
-  per-layer scalar (N, L), per-architecture scalar (N,)). Every formula returns ``Scalar``.
+- Types (:mod:`.types`): per alignment group ``Tensor_<g>`` and ``Each_<g>`` (one value per
+  tensor), and ``ScalarL`` (N, L), ``Scalar`` (N,); placeholders ``Tensor``, ``Each``,
+  ``Pooled`` in registry signatures. Every formula returns ``Scalar``.
 - ``Primitive``; ``REGISTRY: dict[str, Primitive]`` (every primitive, declared once);
+  ``register_primitive(*, name, args, ret, fn, sympy, latex, kind, ...)``;
   ``check_registry()`` (probe every primitive; raises ``RuntimeError`` on a wrong one).
 - ``Language`` (``name, path, inputs, pset, primitives, weights, limits, template``;
   ``generate(rng) -> gp.PrimitiveTree``, ``parse(text) -> gp.PrimitiveTree``,
@@ -31,12 +33,13 @@ from .primitive_set import (Language, Limits, Template, TemplateGenes, load_lang
                             primitives_dir)
 from .proxy import (LPZERO_FLEXIBERT_PROXY, LPZERO_GPT2_PROXY, Proxy, ProxyResult, latex_row,
                     score_status, show_text)
-from .registry import REGISTRY, Primitive, check_registry
+from .registry import REGISTRY, Primitive, check_registry, register_primitive
 from .sympy_form import to_sympy
-from .types import Scalar, ScalarL, TensorL, TensorValue
+from .types import Each, EachValue, Pooled, Scalar, ScalarL, Tensor, TensorValue
 
 __all__ = [
-    "TensorL", "ScalarL", "Scalar", "TensorValue", "Primitive", "REGISTRY", "check_registry",
+    "Tensor", "Each", "Pooled", "ScalarL", "Scalar", "TensorValue", "EachValue", "Primitive",
+    "REGISTRY", "check_registry", "register_primitive",
     "Language", "Limits", "Template", "TemplateGenes", "load_language", "primitives_dir",
     "interpret", "MissingInputError", "ProxyResult", "Proxy", "score_status", "show_text",
     "latex_row", "to_sympy", "LPZERO_FLEXIBERT_PROXY", "LPZERO_GPT2_PROXY",

@@ -1,9 +1,9 @@
 """Evaluating a tree on an :class:`~lpzero_gp.bank.InputBank`: all architectures at once.
 
 A stack machine over the tree's prefix list (read right to left): an input pushes its
-:class:`TensorValue` ((N, L, K) samples and (N, L) counts), a primitive pops its arguments and
-pushes its result. The root leaves one (N,) float64 tensor: the raw scores, NaN or inf where
-the formula is undefined for an architecture.
+:class:`TensorValue` (the bank's blocks of kept rows and their layout), a primitive pops its
+arguments and pushes its result. The root leaves one (N,) float64 tensor: the raw scores, NaN or
+inf where the formula is undefined for an architecture.
 """
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import torch
 from deap import gp
 
 from ..errors import FormulaError
-from .types import SCALAR_DTYPE, TENSOR_DTYPE, TensorValue
+from .types import SCALAR_DTYPE, TensorValue
 
 
 class MissingInputError(FormulaError):
@@ -20,17 +20,16 @@ class MissingInputError(FormulaError):
 
 def interpret(tree, language, bank) -> torch.Tensor:
     """Raw scores (N,) float64 of ``tree`` (a formula of ``language``) on ``bank``."""
-    missing = sorted({n.value for n in tree if isinstance(n, gp.Terminal)} - set(bank.tensors))
+    missing = sorted({n.value for n in tree if isinstance(n, gp.Terminal)} - set(bank.names))
     if missing:
         raise MissingInputError(f"formula {tree} reads input(s) {', '.join(missing)}, which the "
-                                f"bank lacks (it holds {', '.join(bank.tensors) or 'nothing'})")
+                                f"bank lacks (it holds {', '.join(bank.names) or 'nothing'})")
     mask = bank.layer_mask
     stack: list = []
     with torch.no_grad():
         for node in reversed(tree):
             if isinstance(node, gp.Terminal):
-                stack.append(TensorValue(bank.tensors[node.value].to(TENSOR_DTYPE),
-                                         bank.numel[node.value].to(SCALAR_DTYPE)))
+                stack.append(TensorValue(*bank.stacked(node.value)))
                 continue
             prim = language.primitives.get(node.name)
             if prim is None:

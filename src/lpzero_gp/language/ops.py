@@ -1,14 +1,19 @@
-"""Torch implementations of the primitives, vectorised over architectures and layers.
+"""Torch implementations of the primitives, vectorised over architectures, layers and tensors.
 
-Shapes: a per-layer tensor is a :class:`TensorValue` (``values`` (N, L, K) float32, ``numel``
-(N, L) float64); a per-layer scalar is (N, L) float64; an architecture scalar is (N,) float64.
+Values (see :mod:`.types`): a tensor is a :class:`TensorValue` (dense blocks of kept rows
+(R_b, C_b) float32, and their layout); per-tensor values are an :class:`EachValue` ((T,)
+float64); a per-layer scalar is (N, L) float64; an architecture scalar is (N,) float64.
 Padding layers (``mask`` False) may hold anything, NaN included: only the aggregations over
 layers read the mask, and they select with :func:`torch.where`, never multiply by 0.
 
+Row operations act along the last axis of each block, i.e. along one whole row of the tensor
+(an output unit's fan-in, a token's channels, a query's attention weights): they are exact on
+every kept row. Per-tensor reductions average over the kept rows (unbiased for the full
+tensor's mean) and size-aware ones scale by the full element count.
+
 No operation is protected: a value outside an operation's domain gives NaN or inf, which makes
-the formula invalid. The two guards below are part of the operations' definitions (as in
-LPZero): abs-log is log|x| and sqrt acts on the positive part max(x, 0). Every function is
-out of place: inputs are never modified.
+the formula invalid. Two guards are part of the operations' definitions (as in LPZero): abs-log
+is log|x| and sqrt acts on the positive part max(x, 0). Every function is out of place.
 """
 from __future__ import annotations
 
@@ -16,7 +21,7 @@ import math
 
 import torch
 
-from .types import SCALAR_DTYPE, TensorValue
+from .types import SCALAR_DTYPE, EachValue, TensorValue
 
 # -- elementwise maths (the same on tensors and on scalars) ----------------------------------
 
@@ -74,149 +79,6 @@ def log1pabs(x):
     return torch.log1p(torch.abs(x))
 
 
-ELEMENTWISE = {
-    "log": log, "abslog": abslog, "abs": abs_, "square": square, "exp": exp, "relu": relu,
-    "inverse": inverse, "sigmoid": sigmoid, "sqrtpos": sqrtpos, "neg": neg,
-    "identity": identity, "tanh": tanh, "log1pabs": log1pabs,
-}
-
-
-def lift_tensor(fn):
-    """``fn`` applied to a per-layer tensor's values; the element count is kept."""
-    def on_tensor(t: TensorValue) -> TensorValue:
-        return TensorValue(fn(t.values), t.numel)
-    on_tensor.__name__ = f"tensor_{fn.__name__}"
-    return on_tensor
-
-
-# -- per-tensor normalisations along K -------------------------------------------------------
-
-
-def znorm(t: TensorValue) -> TensorValue:
-    """(x - mean) / std over the tensor's elements (sample estimates, std with K - 1)."""
-    std, mean = torch.std_mean(t.values, dim=-1, correction=1, keepdim=True)
-    return TensorValue((t.values - mean) / std, t.numel)
-
-
-def minmax(t: TensorValue) -> TensorValue:
-    """(x - min) / (max - min) over the tensor's elements (sample estimates)."""
-    lo = torch.amin(t.values, dim=-1, keepdim=True)
-    hi = torch.amax(t.values, dim=-1, keepdim=True)
-    return TensorValue((t.values - lo) / (hi - lo), t.numel)
-
-
-def _numel_like(t: TensorValue) -> torch.Tensor:
-    return t.numel.to(t.values.dtype).unsqueeze(-1)
-
-
-def softmax(t: TensorValue) -> TensorValue:
-    """Softmax over all ``numel`` elements of the full tensor, estimated from the sample.
-
-    p_i = exp(x_i - m) / sum_j exp(x_j - m) with the sum over the full tensor estimated as
-    ``numel * mean_K(exp(x - m))``; exact when the sample is the whole tensor. The estimate
-    is unbiased for the normaliser but noisy when a few large elements dominate it (heavy
-    tails, values spread over many units), and m is the sample's maximum, not the tensor's.
-    """
-    m = torch.amax(t.values, dim=-1, keepdim=True)
-    e = torch.exp(t.values - m)
-    return TensorValue(e / (e.mean(dim=-1, keepdim=True) * _numel_like(t)), t.numel)
-
-
-def logsoftmax(t: TensorValue) -> TensorValue:
-    """log of :func:`softmax`, computed stably: x - m - log(mean_K exp(x - m)) - log(numel)."""
-    m = torch.amax(t.values, dim=-1, keepdim=True)
-    shifted = t.values - m
-    lse = torch.log(torch.exp(shifted).mean(dim=-1, keepdim=True)) + torch.log(_numel_like(t))
-    return TensorValue(shifted - lse, t.numel)
-
-
-def ranknorm(t: TensorValue) -> TensorValue:
-    """Average rank of each element among the tensor's K samples, scaled to [0, 1].
-
-    Ties share their average rank; a NaN element makes its whole tensor NaN. One sort, then
-    the first and last position of each run of equal values by running max/min.
-    """
-    x = t.values
-    k = x.shape[-1]
-    if k < 2:
-        return TensorValue(torch.full_like(x, math.nan), t.numel)
-    s, order = torch.sort(x, dim=-1)
-    pos = torch.arange(k, dtype=x.dtype).expand_as(s)   # exact in float32 up to 2**24
-    starts = torch.ones_like(s, dtype=torch.bool)
-    starts[..., 1:] = s[..., 1:] != s[..., :-1]
-    ends = torch.ones_like(starts)
-    ends[..., :-1] = starts[..., 1:]
-    first = torch.where(starts, pos, torch.zeros_like(pos)).cummax(dim=-1).values
-    last = torch.where(ends, pos, torch.full_like(pos, k - 1)).flip(-1).cummin(dim=-1).values \
-        .flip(-1)
-    ranks = torch.empty_like(x).scatter_(-1, order, (first + last) / (2.0 * (k - 1)))
-    bad = torch.isnan(x).any(dim=-1, keepdim=True)
-    return TensorValue(torch.where(bad, torch.full_like(ranks, math.nan), ranks), t.numel)
-
-
-# -- reductions TensorL -> ScalarL -----------------------------------------------------------
-
-
-def _f64(x: torch.Tensor) -> torch.Tensor:
-    return x.to(SCALAR_DTYPE)
-
-
-def t_mean(t: TensorValue) -> torch.Tensor:
-    return _f64(t.values.mean(dim=-1))
-
-
-def t_std(t: TensorValue) -> torch.Tensor:
-    return _f64(torch.std(t.values, dim=-1, correction=1))
-
-
-def t_meanabs(t: TensorValue) -> torch.Tensor:
-    return _f64(t.values.abs().mean(dim=-1))
-
-
-def t_max(t: TensorValue) -> torch.Tensor:
-    return _f64(torch.amax(t.values, dim=-1))
-
-
-def t_min(t: TensorValue) -> torch.Tensor:
-    return _f64(torch.amin(t.values, dim=-1))
-
-
-def t_sum(t: TensorValue) -> torch.Tensor:
-    """Sum over the full tensor: mean of the sample times numel."""
-    return t_mean(t) * t.numel
-
-
-def t_fro(t: TensorValue) -> torch.Tensor:
-    """Frobenius norm of the full tensor: sqrt(mean(x^2) * numel)."""
-    return torch.sqrt(_f64((t.values * t.values).mean(dim=-1)) * t.numel)
-
-
-def t_l1(t: TensorValue) -> torch.Tensor:
-    """L1 norm of the full tensor: mean|x| * numel."""
-    return t_meanabs(t) * t.numel
-
-
-# -- the same unary operations on a single per-layer value (LPZero's chains) -----------------
-
-
-def one_value_softmax(x):
-    """softmax of a one-element set: 1 for a finite value, NaN otherwise (exp(x - x))."""
-    return torch.where(torch.isfinite(x), torch.ones_like(x), torch.full_like(x, math.nan))
-
-
-def one_value_logsoftmax(x):
-    """log-softmax of a one-element set: 0 for a finite value, NaN otherwise."""
-    return torch.where(torch.isfinite(x), torch.zeros_like(x), torch.full_like(x, math.nan))
-
-
-def one_value_undefined(x):
-    """z-normalisation, min-max normalisation and std (with K - 1) of one value: 0/0, NaN."""
-    return torch.full_like(x, math.nan)
-
-
-# -- binary operations -----------------------------------------------------------------------
-
-
 def add(a, b):
     return a + b
 
@@ -241,12 +103,211 @@ def minimum(a, b):
     return torch.minimum(a, b)
 
 
-def lift_tensor_binary(fn):
-    """``fn`` on two per-layer tensors, elementwise; numel = the larger of the two counts."""
-    def on_tensors(a: TensorValue, b: TensorValue) -> TensorValue:
-        return TensorValue(fn(a.values, b.values), torch.maximum(a.numel, b.numel))
-    on_tensors.__name__ = f"tensor_{fn.__name__}"
-    return on_tensors
+# -- lifting to the value types --------------------------------------------------------------
+
+
+def on_tensor(fn):
+    """``fn`` applied to every block of a tensor value."""
+    def lifted(t: TensorValue) -> TensorValue:
+        return TensorValue(tuple(fn(b) for b in t.blocks), t.layout)
+    lifted.__name__ = f"tensor_{fn.__name__}"
+    return lifted
+
+
+def _aligned(a, b) -> None:
+    if a.layout is not b.layout and a.layout.group != b.layout.group:
+        raise TypeError(f"operands of groups {a.layout.group} and {b.layout.group} are not "
+                        f"aligned")
+
+
+def on_tensors(fn):
+    """``fn`` elementwise on two aligned tensor values (one group: same tensors and rows)."""
+    def lifted(a: TensorValue, b: TensorValue) -> TensorValue:
+        _aligned(a, b)
+        return TensorValue(tuple(fn(x, y) for x, y in zip(a.blocks, b.blocks)), a.layout)
+    lifted.__name__ = f"tensor_{fn.__name__}"
+    return lifted
+
+
+def on_each(fn):
+    """``fn`` on per-tensor values."""
+    def lifted(v: EachValue) -> EachValue:
+        return EachValue(fn(v.values), v.layout)
+    lifted.__name__ = f"each_{fn.__name__}"
+    return lifted
+
+
+def on_eaches(fn):
+    """``fn`` on two aligned per-tensor values (tensor by tensor)."""
+    def lifted(a: EachValue, b: EachValue) -> EachValue:
+        _aligned(a, b)
+        return EachValue(fn(a.values, b.values), a.layout)
+    lifted.__name__ = f"each_{fn.__name__}"
+    return lifted
+
+
+# -- row operations (along each kept row: exact) ---------------------------------------------
+
+
+def _rows(fn):
+    def lifted(t: TensorValue) -> TensorValue:
+        return TensorValue(tuple(fn(b) for b in t.blocks), t.layout)
+    lifted.__name__ = fn.__name__
+    lifted.__doc__ = fn.__doc__
+    return lifted
+
+
+@_rows
+def softmax(x: torch.Tensor) -> torch.Tensor:
+    """softmax along each row."""
+    return torch.softmax(x, dim=-1)
+
+
+@_rows
+def logsoftmax(x: torch.Tensor) -> torch.Tensor:
+    """log-softmax along each row."""
+    return torch.log_softmax(x, dim=-1)
+
+
+@_rows
+def znorm(x: torch.Tensor) -> torch.Tensor:
+    """(x - mean) / std along each row (std with C - 1; NaN for a row of one element)."""
+    std, mean = torch.std_mean(x, dim=-1, correction=1, keepdim=True)
+    return (x - mean) / std
+
+
+@_rows
+def minmax(x: torch.Tensor) -> torch.Tensor:
+    """(x - min) / (max - min) along each row."""
+    lo = torch.amin(x, dim=-1, keepdim=True)
+    hi = torch.amax(x, dim=-1, keepdim=True)
+    return (x - lo) / (hi - lo)
+
+
+# -- reductions: a tensor -> one value per tensor --------------------------------------------
+
+
+def _per_tensor_mean(t: TensorValue, row_stat) -> torch.Tensor:
+    """Mean over each tensor's kept elements of a row statistic that sums elements."""
+    sums = t.layout.row_sums([row_stat(b) for b in t.blocks])
+    return sums / t.layout.tensor_kept
+
+
+def _per_row_mean(t: TensorValue, row_value) -> torch.Tensor:
+    """Mean over each tensor's kept rows of one value per row."""
+    sums = t.layout.row_sums([row_value(b) for b in t.blocks])
+    return sums / t.layout.tensor_rows
+
+
+def t_mean(t: TensorValue) -> EachValue:
+    return EachValue(_per_tensor_mean(t, lambda b: b.sum(dim=-1)), t.layout)
+
+
+def t_meanabs(t: TensorValue) -> EachValue:
+    return EachValue(_per_tensor_mean(t, lambda b: b.abs().sum(dim=-1)), t.layout)
+
+
+def t_std(t: TensorValue) -> EachValue:
+    """Standard deviation of the tensor's elements (estimated from the kept rows, n - 1)."""
+    mean = _per_tensor_mean(t, lambda b: b.sum(dim=-1))
+    sq = _per_tensor_mean(t, lambda b: (b.double() * b.double()).sum(dim=-1))
+    n = t.layout.tensor_kept
+    var = (sq - mean * mean) * n / (n - 1)
+    return EachValue(torch.sqrt(torch.clamp(var, min=0.0)), t.layout)
+
+
+def t_sum(t: TensorValue) -> EachValue:
+    """Sum over the full tensor: the kept mean times the element count."""
+    return EachValue(t_mean(t).values * t.layout.tensor_numel, t.layout)
+
+
+def t_fro(t: TensorValue) -> EachValue:
+    """Frobenius norm of the full tensor: sqrt(mean(x^2) * numel)."""
+    sq = _per_tensor_mean(t, lambda b: (b * b).sum(dim=-1))
+    return EachValue(torch.sqrt(sq * t.layout.tensor_numel), t.layout)
+
+
+def t_l1(t: TensorValue) -> EachValue:
+    """L1 norm of the full tensor: mean|x| * numel."""
+    return EachValue(t_meanabs(t).values * t.layout.tensor_numel, t.layout)
+
+
+def t_rowmax(t: TensorValue) -> EachValue:
+    """Mean over the tensor's rows of each row's maximum (exact per row)."""
+    return EachValue(_per_row_mean(t, lambda b: b.amax(dim=-1)), t.layout)
+
+
+def t_rowmin(t: TensorValue) -> EachValue:
+    """Mean over the tensor's rows of each row's minimum (exact per row)."""
+    return EachValue(_per_row_mean(t, lambda b: b.amin(dim=-1)), t.layout)
+
+
+def t_rownorm(t: TensorValue) -> EachValue:
+    """Mean over the tensor's rows of each row's L2 norm (exact per row)."""
+    return EachValue(_per_row_mean(t, lambda b: torch.linalg.vector_norm(b, dim=-1)),
+                     t.layout)
+
+
+# -- one-value forms: a unary tensor operation applied to one per-tensor value (LPZero) -----
+
+
+def one_value_softmax(x):
+    """softmax of a one-element set: 1 for a finite value, NaN otherwise (exp(x - x))."""
+    return torch.where(torch.isfinite(x), torch.ones_like(x), torch.full_like(x, math.nan))
+
+
+def one_value_logsoftmax(x):
+    """log-softmax of a one-element set: 0 for a finite value, NaN otherwise."""
+    return torch.where(torch.isfinite(x), torch.zeros_like(x), torch.full_like(x, math.nan))
+
+
+def one_value_undefined(x):
+    """z-normalisation, min-max normalisation and std (with n - 1) of one value: 0/0, NaN."""
+    return torch.full_like(x, math.nan)
+
+
+# -- pooling: per-tensor values -> one value per layer (or per architecture) -----------------
+
+
+def _pool(v: EachValue, values: torch.Tensor, reduce: str) -> torch.Tensor:
+    lay = v.layout
+    out = torch.zeros(lay.n_slots, dtype=SCALAR_DTYPE)
+    if reduce == "sum":
+        out.index_add_(0, lay.tensor_slot, values)
+    else:
+        out = out.scatter_reduce(0, lay.tensor_slot, values, reduce, include_self=False)
+    count = torch.zeros(lay.n_slots, dtype=SCALAR_DTYPE).index_add_(
+        0, lay.tensor_slot, torch.ones_like(values))
+    out = torch.where(count > 0, out, torch.full_like(out, math.nan))
+    return out.view(lay.n_arch, lay.depth) if lay.level == "layer" else out
+
+
+def pool_mean(v: EachValue) -> torch.Tensor:
+    """Unweighted mean over the layer's tensors (each matrix counts once: LPZero's)."""
+    total = _pool(v, v.values, "sum")
+    count = _pool(v, torch.ones_like(v.values), "sum")
+    return total / count
+
+
+def pool_wmean(v: EachValue) -> torch.Tensor:
+    """Mean over the layer's tensors weighted by their element counts."""
+    w = v.layout.tensor_numel
+    return _pool(v, v.values * w, "sum") / _pool(v, w, "sum")
+
+
+def pool_sum(v: EachValue) -> torch.Tensor:
+    """Sum over the layer's tensors."""
+    return _pool(v, v.values, "sum")
+
+
+def pool_max(v: EachValue) -> torch.Tensor:
+    """Largest value over the layer's tensors."""
+    return _pool(v, v.values, "amax")
+
+
+def pool_min(v: EachValue) -> torch.Tensor:
+    """Smallest value over the layer's tensors."""
+    return _pool(v, v.values, "amin")
 
 
 # -- aggregations over the valid layers ScalarL -> Scalar ------------------------------------

@@ -37,18 +37,25 @@ from __future__ import annotations
 
 import os
 import random
-import tomllib
+import sys
+from typing import Sequence
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
 from deap import gp
 
-from ..bank import INPUT_NAMES
+from ..bank import INPUT_NAMES, INPUTS
 from ..errors import ConfigError, FormulaError
 from .generate import TypedGenerator, random_tree
 from .registry import REGISTRY, Primitive
 from .text import parse_nodes
-from .types import TYPES, Scalar, ScalarL, TensorL
+from .types import (TENSOR_TYPES, TYPES, Each, Pooled, Scalar, ScalarL, Tensor, concrete,
+                    describe)
 
 SHAPES = ("free", "lpzero")
 _TOP_KEYS = {"free": {"name", "description", "shape", "inputs", "operations", "limits"},
@@ -73,6 +80,7 @@ class Template:
     unary: dict[str, float]
     binary: dict[str, float]
     reduction: str
+    pooling: str
     aggregation: str
 
 
@@ -109,6 +117,7 @@ class Language:
                  description: str = ""):
         self.name, self.path, self.description = name, path, description
         self.inputs: tuple[str, ...] = tuple(inputs)
+        self.groups: tuple[str, ...] = tuple(dict.fromkeys(INPUTS[n].group for n in inputs))
         self.limits = limits
         self.template_spec = template
         self.template: str | None = "lpzero" if template is not None else None
@@ -116,7 +125,7 @@ class Language:
             used = dict(operations)
         else:
             used = {**{s: 0.0 for s in template.unary}, template.reduction: 0.0,
-                    template.aggregation: 0.0}
+                    template.pooling: 0.0, template.aggregation: 0.0}
             for slot in template.unary:
                 used[REGISTRY[slot].scalar_form] = 0.0
             used.update(template.binary)
@@ -124,15 +133,42 @@ class Language:
         self.weights: dict[str, float] = {**inputs, **(operations if template is None else
                                                        {**template.unary, **template.binary})}
         self.pset = gp.PrimitiveSetTyped(name, [], Scalar)
+        self.variants: dict[str, list] = {}
+        group_weight = {g: sum(w for n, w in inputs.items() if INPUTS[n].group == g)
+                        for g in self.groups}
+        mean_weight = sum(group_weight.values()) / max(len(group_weight), 1)
+        weighted: list[tuple[object, float]] = []
         for n, prim in self.primitives.items():
-            self.pset.addPrimitive(prim.fn, list(prim.args), prim.ret, name=n)
+            for group in (self.groups if prim.generic else (None,)):
+                args = [concrete(t, group) if group else t for t in prim.args]
+                ret = concrete(prim.ret, group) if group else prim.ret
+                self.pset.addPrimitive(prim.fn, args, ret, name=n)
+                node = self.pset.primitives[ret][-1]
+                self.variants.setdefault(n, []).append(node)
+                share = group_weight[group] / mean_weight if group and mean_weight else 1.0
+                weighted.append((node, used[n] * share if template is None else 0.0))
         for n in self.inputs:
-            self.pset.addTerminal(n, TensorL, name=n)
-        self._generator = TypedGenerator(
-            [(self.pset.mapping[n], w) for n, w in {**inputs, **operations}.items()],
-            limits.max_depth, limits.max_nodes) if template is None else None
+            self.pset.addTerminal(n, TENSOR_TYPES[INPUTS[n].group], name=n)
+            weighted.append((self.pset.mapping[n], inputs[n]))
+        self._generator = TypedGenerator(weighted, limits.max_depth, limits.max_nodes) \
+            if template is None else None
         if template is not None:
             self._slot_of = {REGISTRY[s].scalar_form: s for s in template.unary}
+
+    def variant(self, name: str, args: Sequence[type]) -> "gp.Primitive | None":
+        """The DEAP primitive ``name`` taking argument types ``args`` (None if there is none)."""
+        for node in self.variants.get(name, ()):
+            if list(node.args) == list(args):
+                return node
+        return None
+
+    def node_for(self, name: str, group: str) -> "gp.Primitive":
+        """The variant of ``name`` for alignment group ``group`` (or its only variant)."""
+        nodes = self.variants[name]
+        for node in nodes:
+            if any(getattr(t, "group", None) == group for t in (*node.args, node.ret)):
+                return node
+        return nodes[0]
 
     def __repr__(self) -> str:
         return f"Language({self.name!r}, {len(self.primitives)} operations, inputs {self.inputs})"
@@ -181,15 +217,17 @@ class Language:
         for inp, chain in zip(genes.inputs, genes.unary):
             if inp not in self.inputs:
                 raise ValueError(f"input {inp!r} is not in language {self.name!r}")
-            nodes, level = [self.pset.mapping[inp]], TensorL
+            group = INPUTS[inp].group
+            nodes, reduced = [self.pset.mapping[inp]], False
             for slot in chain:
                 if slot not in spec.unary:
                     raise ValueError(f"{slot!r} is not a unary operation of {self.name!r}")
-                prim = REGISTRY[slot] if level is TensorL else REGISTRY[REGISTRY[slot].scalar_form]
-                nodes.insert(0, self.pset.mapping[prim.name])
-                level = prim.ret
-            if level is TensorL:
-                nodes.insert(0, self.pset.mapping[spec.reduction])
+                prim = REGISTRY[slot] if not reduced else REGISTRY[REGISTRY[slot].scalar_form]
+                nodes.insert(0, self.node_for(prim.name, group))
+                reduced = reduced or prim.ret is Each
+            if not reduced:
+                nodes.insert(0, self.node_for(spec.reduction, group))
+            nodes.insert(0, self.node_for(spec.pooling, group))
             branches.append(nodes)
         if genes.binary not in spec.binary:
             raise ValueError(f"{genes.binary!r} is not a binary operation of {self.name!r}")
@@ -204,6 +242,9 @@ class Language:
             raise ValueError(f"it does not start with {spec.aggregation}(<binary>(...")
         pos, inputs, unary = 2, [], []
         for _ in range(2):
+            if pos >= len(names) or names[pos] != spec.pooling:
+                raise ValueError(f"a branch does not start with {spec.pooling}")
+            pos += 1
             chain = []
             while pos < len(names) and names[pos] not in self.inputs:
                 chain.append(names[pos])
@@ -214,20 +255,20 @@ class Language:
             pos += 1
             prims = [REGISTRY[n] for n in chain]
             reduced = (len(prims) == 3 and prims[0].name == spec.reduction
-                       and prims[1].ret is TensorL)
+                       and prims[1].ret is Tensor)
             if reduced:
                 prims = prims[1:]
             if len(prims) != 2 or any(p.arity != 1 for p in prims):
                 raise ValueError(f"a branch is not two unary operations "
                                  f"(+ {spec.reduction})")
             outer, inner = prims
-            if inner.args != (TensorL,) or inner.name not in spec.unary:
+            if inner.args != (Tensor,) or inner.name not in spec.unary:
                 raise ValueError(f"{inner.name} is not a unary operation on a tensor of "
                                  f"{self.name!r}")
-            if inner.ret is TensorL:
-                if outer.name not in spec.unary or outer.args != (TensorL,):
+            if inner.ret is Tensor:
+                if outer.name not in spec.unary or outer.args != (Tensor,):
                     raise ValueError(f"{outer.name} cannot follow {inner.name} in {self.name!r}")
-                if outer.ret is TensorL and not reduced:
+                if outer.ret is Tensor and not reduced:
                     raise ValueError(f"branch {outer.name}({inner.name}(...)) is not reduced")
                 outer_slot = outer.name
             else:
@@ -247,7 +288,7 @@ class Language:
     # -- checks and text ------------------------------------------------------------------------
     def parse(self, text: str) -> gp.PrimitiveTree:
         """The tree of ``text``; :class:`FormulaError` pointing at the offending token if not."""
-        tree = gp.PrimitiveTree(parse_nodes(text, self.pset, self.name))
+        tree = gp.PrimitiveTree(parse_nodes(text, self))
         if self.template_spec is not None:
             try:
                 self.genes(tree)
@@ -262,10 +303,11 @@ class Language:
         for node in tree:
             if not expected:
                 return False
-            mine = self.pset.mapping.get(node.name)
+            if isinstance(node, gp.Terminal):
+                mine = self.pset.mapping.get(node.name) if node.name in self.inputs else None
+            else:
+                mine = self.variant(node.name, node.args)
             if mine is None or mine.ret is not node.ret or node.ret is not expected.pop():
-                return False
-            if getattr(mine, "args", []) != getattr(node, "args", []):
                 return False
             expected.extend(reversed(getattr(node, "args", [])))
         if expected:
@@ -394,11 +436,15 @@ def _limits(data: dict, where) -> Limits:
 def _check_free(language: Language, operations: dict[str, float], where) -> None:
     gen = language._generator
     lim = language.limits
-    for n, prim in language.primitives.items():
-        for t in prim.args:
-            if t is not TensorL and gen.smallest_height(t) == float("inf"):
-                raise ConfigError(f"{where(f'operations.{n}')}: needs a {t.__name__}, which no "
-                                  f"operation of positive weight in this set produces")
+    for n in language.primitives:
+        for node in language.variants[n]:
+            if all(gen.smallest_height(t) != float("inf") for t in node.args):
+                break
+        else:
+            raise ConfigError(f"{where(f'operations.{n}')}: needs "
+                              f"{', '.join(describe(t) for t in language.variants[n][0].args)}, "
+                              f"which no input or operation of positive weight in this set "
+                              f"produces")
     if gen.smallest_height(Scalar) == float("inf"):
         raise ConfigError(f"{where('operations')}: no operation of positive weight returns a "
                           f"Scalar (the root of every formula)")
@@ -414,12 +460,12 @@ def _read_template(data, name, path, inputs, description, where) -> Language:
     if not isinstance(tpl, dict):
         raise ConfigError(f"{where('template')}: missing table [template]")
     for k in tpl:
-        if k not in ("reduction", "aggregation"):
+        if k not in ("reduction", "pooling", "aggregation"):
             raise ConfigError(f"{where(f'template.{k}')}: unknown key (allowed: reduction, "
-                              f"aggregation)")
+                              f"pooling, aggregation)")
     for n in unary:
         p = REGISTRY[n]
-        if p.args != (TensorL,) or p.ret not in (TensorL, ScalarL) or p.scalar_form is None:
+        if p.args != (Tensor,) or p.ret not in (Tensor, Each) or p.scalar_form is None:
             raise ConfigError(f"{where(f'unary.{n}')}: not a unary operation on a per-layer "
                               f"tensor with a per-layer-scalar form")
     for n in binary:
@@ -427,7 +473,9 @@ def _read_template(data, name, path, inputs, description, where) -> Language:
         if p.args != (ScalarL, ScalarL) or p.ret is not ScalarL:
             raise ConfigError(f"{where(f'binary.{n}')}: not a binary operation on per-layer "
                               f"scalars (ScalarL, ScalarL) -> ScalarL")
-    checks = {"reduction": ((TensorL,), ScalarL), "aggregation": ((ScalarL,), Scalar)}
+    tpl = {"pooling": "pool_mean", **tpl}
+    checks = {"reduction": ((Tensor,), Each), "pooling": ((Each,), Pooled),
+              "aggregation": ((ScalarL,), Scalar)}
     chosen = {}
     for k, (args, ret) in checks.items():
         n = tpl.get(k)
@@ -437,9 +485,14 @@ def _read_template(data, name, path, inputs, description, where) -> Language:
             raise ConfigError(f"{where(f'template.{k}')}: {n} is not "
                               f"{'/'.join(a.__name__ for a in args)} -> {ret.__name__}")
         chosen[k] = n
-    limits = Limits(min_depth=4, max_depth=5, max_nodes=10, init_max_depth=5)
+    model_level = [n for n in inputs if INPUTS[n].level != "layer"]
+    if model_level:
+        raise ConfigError(f"{where(f'inputs.{model_level[0]}')}: LPZero's template pairs layers; "
+                          f"a model-level input has none")
+    limits = Limits(min_depth=5, max_depth=6, max_nodes=14, init_max_depth=6)
     return Language(name, path, inputs, {}, limits,
-                    Template(unary, binary, chosen["reduction"], chosen["aggregation"]),
+                    Template(unary, binary, chosen["reduction"], chosen["pooling"],
+                             chosen["aggregation"]),
                     description)
 
 

@@ -22,10 +22,13 @@ from .sympy_form import to_latex, to_pretty, to_sympy
 # FlexiBERT: INPUT (head, act), TREE (element_wise_revert | element_wise_pow | frobenius_norm |
 # logsoftmax), BINARY element_wise_sum: mean((-H)^2) + logsoftmax(||A||_F), the second term
 # being the log-softmax of one number, i.e. 0.
-LPZERO_FLEXIBERT_PROXY = "layer_mean(l_add(t_mean(square(neg(H))), l_logsoftmax(t_fro(A))))"
+LPZERO_FLEXIBERT_PROXY = ("layer_mean(l_add(pool_mean(t_mean(square(neg(H)))), "
+                          "pool_mean(v_logsoftmax(t_fro(A)))))")
 # GPT-2: INPUT (weight, grad), TREE (element_wise_pow | l1_norm | softmax | element_wise_pow),
-# BINARY element_wise_sum: mean|W^2| + mean(softmax(G)^2).
-LPZERO_GPT2_PROXY = "layer_mean(l_add(t_meanabs(square(W)), t_mean(square(softmax(G)))))"
+# BINARY element_wise_sum: per Conv1D matrix mean|W^2| + mean(softmax_dim0(G)^2), the softmax
+# over each output unit's fan-in (a row here), the mean over the 4L matrices unweighted.
+LPZERO_GPT2_PROXY = ("layer_mean(l_add(pool_mean(t_meanabs(square(W))), "
+                     "pool_mean(t_mean(square(softmax(G))))))")
 
 # scores whose spread is within float32 rounding of their size are constant across architectures
 CONSTANT_RTOL = 1e-6

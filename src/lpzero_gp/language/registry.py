@@ -1,54 +1,49 @@
-"""Every primitive of the proxy language, declared once.
+"""Every primitive of the proxy language, declared once through :func:`register_primitive`.
 
 A :class:`Primitive` carries its typed signature, torch implementation, SymPy counterpart, LaTeX
 template, default sampling weight and the algebraic facts a pruning stage can use. DEAP primitive
 sets, the interpreter, the SymPy converter and the LaTeX printer are all derived from
-:data:`REGISTRY`.
+:data:`REGISTRY`. Signatures use the placeholders of :mod:`.types` (``Tensor``, ``Each``,
+``Pooled``); a language instantiates a primitive once per alignment group it reads.
 
-Naming: per-layer tensor operations have plain names (``log``, ``softmax``, ``add``), reductions
-to a per-layer scalar start with ``t_`` (``t_mean``, ``t_fro``), operations on per-layer scalars
-with ``l_`` (``l_log``, ``l_add``), on architecture scalars with ``s_``, and aggregations over
-layers with ``layer_`` (``layer_mean``).
+Naming: tensor operations have plain names (``log``, ``softmax``, ``add``); reductions of a
+tensor to one value per tensor start with ``t_`` (``t_mean``, ``t_fro``); operations on
+per-tensor values with ``v_``; poolings of a layer's tensors with ``pool_``; operations on
+per-layer scalars with ``l_``; aggregations over layers with ``layer_``; operations on
+architecture scalars with ``s_``.
 
-At import :func:`check_registry` runs every primitive on probe values drawn from its declared
-domain and raises if one gives the wrong type or shape, a non-finite value inside its domain,
-lets a padding layer through, or modifies its inputs.
+Row operations (``softmax``, ``logsoftmax``, ``znorm``, ``minmax``, ``t_rowmax``...) act along
+each row of a tensor: the fan-in of an output unit (W, G: LPZero's ``softmax(dim=0)`` of a
+Conv1D (in, out) weight), a token's channels (A, H, J), a query's weights over the keys (S).
+
+Every registration probes the primitive (:func:`check_primitive`) on values drawn from its
+declared domain, and refuses one that gives the wrong type or shape, a non-finite value inside
+its domain, lets a padding layer through, modifies its inputs, or has no SymPy / LaTeX form.
 """
 from __future__ import annotations
 
 import keyword
-import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 import sympy as sp
 import torch
 
 from . import ops
+from .probe import PROBE_MASK, clone_value, probe_value, same_value
 from .symbolic import SYMBOLS, make_function
-from .types import SCALAR_DTYPE, TENSOR_DTYPE, Scalar, ScalarL, TensorL, TensorValue
+from .types import (PLACEHOLDERS, SCALAR_DTYPE, Each, EachValue, Pooled, Scalar, ScalarL,
+                    Tensor, TensorValue)
 
-KINDS = ("elementwise", "normalisation", "reduction", "one_value", "binary", "aggregation")
+KINDS = ("elementwise", "row", "binary", "reduction", "one_value", "pooling", "aggregation")
 DOMAINS = ("real", "positive", "nonzero", "empty")
 MONOTONE = ("increasing", "decreasing", "none")
+_ARG_TYPES = (Tensor, Each, Pooled, ScalarL, Scalar)
 
 
 @dataclass(frozen=True)
 class Primitive:
-    """One operation of the language.
-
-    ``args``/``ret``: types among :class:`TensorL`, :class:`ScalarL`, :class:`Scalar`.
-    ``fn``: torch implementation on runtime values (aggregations take ``(mask, x)``).
-    ``sympy``: builds the SymPy counterpart from the arguments' SymPy expressions.
-    ``latex``: LaTeX template, ``{0}``, ``{1}`` the arguments (informative for operations SymPy
-    prints itself). ``weight``: default sampling weight. ``domain``: where the probe draws
-    its arguments: ``real``, ``positive``, ``nonzero``, or ``empty`` (undefined everywhere: the
-    result is always NaN). Algebra: ``monotone`` (unary: increasing/decreasing/none),
-    ``involution`` (f(f(x)) = x), ``idempotent`` (f(f(x)) = f(x); for binary f(x, x) = x),
-    ``inverse_of`` (f(g(x)) = x on g's range), ``commutative``, ``size_aware`` (a reduction
-    scaled by the full tensor's element count). ``scalar_form``: for a unary operation on a
-    per-layer tensor, the primitive doing the same on a per-layer scalar (LPZero's chains).
-    """
+    """One operation of the language (see :func:`register_primitive` for the fields)."""
 
     name: str
     args: tuple[type, ...]
@@ -67,11 +62,15 @@ class Primitive:
     size_aware: bool = False
     scalar_form: str | None = None
     doc: str = ""
-    extra: dict = field(default_factory=dict, compare=False)
 
     @property
     def arity(self) -> int:
         return len(self.args)
+
+    @property
+    def generic(self) -> bool:
+        """Whether the signature has a placeholder (instantiated per alignment group)."""
+        return any(t in PLACEHOLDERS for t in (*self.args, self.ret))
 
     def __call__(self, *args):
         return self.fn(*args)
@@ -81,11 +80,42 @@ REGISTRY: dict[str, Primitive] = {}
 FUNCTIONS: dict[str, type] = {}  # SymPy function classes by their printed name
 
 
-def _declare(**kw) -> Primitive:
-    prim = Primitive(**kw)
-    if prim.name in REGISTRY:
-        raise RuntimeError(f"primitive {prim.name!r} declared twice")
-    REGISTRY[prim.name] = prim
+def register_primitive(*, name: str, args: tuple[type, ...], ret: type, fn: Callable,
+                       sympy: Callable[..., sp.Basic], latex: str, kind: str,
+                       weight: float = 1.0, domain: str = "real", monotone: str | None = None,
+                       involution: bool = False, idempotent: bool = False,
+                       inverse_of: str | None = None, commutative: bool = False,
+                       size_aware: bool = False, scalar_form: str | None = None,
+                       doc: str = "", check: bool = True) -> Primitive:
+    """Declare a primitive, probe it, and add it to :data:`REGISTRY`; return it.
+
+    - ``args``/``ret``: among ``Tensor``, ``Each``, ``Pooled`` (placeholders, one group),
+      ``ScalarL``, ``Scalar``. ``kind``: one of :data:`KINDS`; aggregations take
+      ``(mask, x)``.
+    - ``fn``: torch implementation on runtime values (:mod:`.types`); out of place.
+    - ``sympy``: builds the SymPy counterpart from the arguments' expressions; ``latex``: a
+      template with ``{0}``, ``{1}`` (informative where SymPy prints the operation itself).
+    - ``domain``: where probes draw arguments: ``real``, ``positive``, ``nonzero``, or
+      ``empty`` (undefined everywhere: the result is always NaN).
+    - Algebra, read by the Rule-based Pruning Strategy and the simplifier: ``monotone``
+      (increasing / decreasing / none), ``involution`` (f(f(x)) = x), ``idempotent`` (f(f(x)) =
+      f(x); binary: f(x, x) = x), ``inverse_of`` (f(g(x)) = x on g's range), ``commutative``,
+      ``size_aware`` (scaled by the full tensor's element count), ``scalar_form`` (for a unary
+      tensor operation, the primitive doing the same on one per-tensor value: LPZero's chains).
+    - ``check``: probe it now (:func:`check_primitive`); a failure raises ``ValueError``.
+    """
+    prim = Primitive(name=name, args=tuple(args), ret=ret, fn=fn, sympy=sympy, latex=latex,
+                     kind=kind, weight=float(weight), domain=domain, monotone=monotone,
+                     involution=involution, idempotent=idempotent, inverse_of=inverse_of,
+                     commutative=commutative, size_aware=size_aware, scalar_form=scalar_form,
+                     doc=doc)
+    if name in REGISTRY:
+        raise ValueError(f"primitive {name!r} is already registered")
+    if check:
+        problems = check_primitive(prim, torch.Generator().manual_seed(1234), deferred=True)
+        if problems:
+            raise ValueError(f"primitive {name!r} fails its checks: {'; '.join(problems)}")
+    REGISTRY[name] = prim
     return prim
 
 
@@ -94,8 +124,6 @@ def _function(name: str, latex: str, kind: str, **kw) -> type:
         FUNCTIONS[name] = make_function(name, latex, kind, **kw)
     return FUNCTIONS[name]
 
-
-# -- elementwise operations, declared at the three levels ------------------------------------
 
 def _negate(x):
     """-x; with SymPy's evaluation off, -(-x) keeps its parentheses."""
@@ -106,6 +134,8 @@ def _negate(x):
 
 
 _sigmoid = _function("sigmoid", r"\sigma\left({0}\right)", "elementwise", positive=True)
+
+# -- elementwise operations, at the four levels ----------------------------------------------
 
 # name, torch, sympy, latex, domain, monotone, algebra, default weight, doc
 _ELEMENTWISE = [
@@ -138,87 +168,9 @@ _ELEMENTWISE = [
      r"\log\left(1 + \left|{0}\right|\right)", "real", "none", {}, 1.0, "log(1 + |x|)"),
 ]
 
-_LEVELS = (("", TensorL), ("l_", ScalarL), ("s_", Scalar))
-
-for _prefix, _type in _LEVELS:
-    for (_name, _fn, _sym, _tex, _dom, _mono, _alg, _w, _doc) in _ELEMENTWISE:
-        _alg = dict(_alg)
-        if "inverse_of" in _alg:
-            _alg["inverse_of"] = _prefix + _alg["inverse_of"]
-        _declare(name=_prefix + _name, args=(_type,), ret=_type,
-                 fn=ops.lift_tensor(_fn) if _type is TensorL else _fn,
-                 sympy=_sym, latex=_tex, kind="elementwise", weight=_w, domain=_dom,
-                 monotone=_mono, scalar_form=("l_" + _name) if _type is TensorL else None,
-                 doc=_doc, **_alg)
-
-# -- per-tensor normalisations along K, and their one-value forms ----------------------------
-
-_NORMALISATIONS = [
-    ("znorm", ops.znorm, r"\operatorname{{z}}\left({0}\right)", {"idempotent": True},
-     lambda x: sp.nan, ops.one_value_undefined, "empty",
-     "z-normalisation (x - mean) / std over the tensor's elements"),
-    ("minmax", ops.minmax, r"\operatorname{{minmax}}\left({0}\right)", {"idempotent": True},
-     lambda x: sp.nan, ops.one_value_undefined, "empty",
-     "min-max normalisation over the tensor's elements"),
-    ("softmax", ops.softmax, r"\operatorname{{softmax}}\left({0}\right)", {},
-     lambda x: sp.S.One, ops.one_value_softmax, "real",
-     "softmax over the full tensor's numel elements (estimated from the sample)"),
-    ("logsoftmax", ops.logsoftmax, r"\operatorname{{logsoftmax}}\left({0}\right)", {},
-     lambda x: sp.S.Zero, ops.one_value_logsoftmax, "real",
-     "log-softmax over the full tensor's numel elements (estimated from the sample)"),
-    ("ranknorm", ops.ranknorm, r"\operatorname{{rank}}\left({0}\right)", {"idempotent": True},
-     None, None, None, "average rank among the tensor's samples, scaled to [0, 1]"),
-]
-
-for (_name, _fn, _tex, _alg, _one, _one_fn, _one_dom, _doc) in _NORMALISATIONS:
-    _f = _function(_name, _tex, "normalisation", positive=_name == "softmax",
-                   nonnegative=_name in ("minmax", "ranknorm"), one_value=_one)
-    _declare(name=_name, args=(TensorL,), ret=TensorL, fn=_fn, sympy=_f, latex=_tex,
-             kind="normalisation", monotone="increasing",
-             scalar_form=("l_" + _name) if _one_fn else None, doc=_doc, **_alg)
-    if _one_fn is not None:
-        _declare(name="l_" + _name, args=(ScalarL,), ret=ScalarL, fn=_one_fn, sympy=_f,
-                 latex=_tex, kind="one_value", weight=0.0, domain=_one_dom, monotone="none",
-                 doc=f"{_name} of a one-value set (a per-layer scalar, LPZero's chains)")
-
-# -- reductions TensorL -> ScalarL, and the one-value forms LPZero's chains need -------------
-
-_REDUCTIONS = [
-    # name, torch, sympy name, latex, monotone, size-aware, one value (sympy, torch, domain)
-    ("t_mean", ops.t_mean, "mean", r"\operatorname{{mean}}\left({0}\right)", "increasing", False,
-     (lambda x: x, ops.identity, "real"), "mean of the tensor's elements"),
-    ("t_std", ops.t_std, "std", r"\operatorname{{std}}\left({0}\right)", "none", False,
-     (lambda x: sp.nan, ops.one_value_undefined, "empty"),
-     "standard deviation of the elements (K - 1 in the denominator)"),
-    ("t_meanabs", ops.t_meanabs, "meanabs", r"\operatorname{{mean}}\left|{0}\right|", "none",
-     False, (sp.Abs, ops.abs_, "real"), "mean of |x| (LPZero's l1_norm)"),
-    ("t_max", ops.t_max, "max", r"\max\left({0}\right)", "increasing", False, None,
-     "largest sampled element"),
-    ("t_min", ops.t_min, "min", r"\min\left({0}\right)", "increasing", False, None,
-     "smallest sampled element"),
-    ("t_sum", ops.t_sum, "sum", r"\operatorname{{sum}}\left({0}\right)", "increasing", True, None,
-     "sum over the full tensor: mean * numel"),
-    ("t_fro", ops.t_fro, "fro", r"\left\lVert {0} \right\rVert_F", "none", True,
-     (sp.Abs, ops.abs_, "real"), "Frobenius norm of the full tensor: sqrt(mean(x^2) * numel)"),
-    ("t_l1", ops.t_l1, "l1", r"\left\lVert {0} \right\rVert_1", "none", True, None,
-     "L1 norm of the full tensor: mean|x| * numel"),
-]
-
-for (_name, _fn, _sname, _tex, _mono, _size, _one, _doc) in _REDUCTIONS:
-    _f = _function(_sname, _tex, "reduction",
-                   nonnegative=_sname in ("std", "meanabs", "fro", "l1"),
-                   one_value=_one[0] if _one else None)
-    _short = _name[2:]
-    _declare(name=_name, args=(TensorL,), ret=ScalarL, fn=_fn, sympy=_f, latex=_tex,
-             kind="reduction", monotone=_mono, size_aware=_size,
-             scalar_form=("l_" + _short) if _one else None, doc=_doc)
-    if _one is not None:
-        _declare(name="l_" + _short, args=(ScalarL,), ret=ScalarL, fn=_one[1], sympy=_f,
-                 latex=_tex, kind="one_value", weight=0.0, domain=_one[2],
-                 monotone="increasing" if _short == "mean" else "none",
-                 doc=f"{_short} of a one-value set (a per-layer scalar, LPZero's chains)")
-
-# -- binary operations -----------------------------------------------------------------------
+# prefix, type, lift
+_LEVELS = (("", Tensor, ops.on_tensor), ("v_", Each, ops.on_each), ("l_", ScalarL, None),
+           ("s_", Scalar, None))
 
 _BINARY = [
     ("add", ops.add, lambda a, b: a + b, r"{0} + {1}", {"commutative": True}, "real", 1.0),
@@ -230,18 +182,61 @@ _BINARY = [
     ("min", ops.minimum, sp.Min, r"\min\left({0}, {1}\right)",
      {"commutative": True, "idempotent": True}, "real", 0.5),
 ]
+_BINARY_LIFT = {Tensor: ops.on_tensors, Each: ops.on_eaches}
 
-for _prefix, _type in _LEVELS:
-    for (_name, _fn, _sym, _tex, _alg, _dom, _w) in _BINARY:
-        if _type is TensorL and _name not in ("add", "sub", "mul"):
-            continue
-        _declare(name=_prefix + _name, args=(_type, _type), ret=_type,
-                 fn=ops.lift_tensor_binary(_fn) if _type is TensorL else _fn, sympy=_sym,
-                 latex=_tex, kind="binary", weight=_w, domain=_dom,
-                 doc=(f"elementwise {_name}; numel = the larger count" if _type is TensorL
-                      else _name), **_alg)
+# row normalisations: name, torch, latex, algebra, one-value (sympy, torch, domain), doc
+_ROW = [
+    ("znorm", ops.znorm, r"\operatorname{{z}}_{{\mathrm{{row}}}}\left({0}\right)",
+     {"idempotent": True}, (lambda x: sp.nan, ops.one_value_undefined, "empty"),
+     "z-normalisation (x - mean) / std along each row"),
+    ("minmax", ops.minmax, r"\operatorname{{minmax}}_{{\mathrm{{row}}}}\left({0}\right)",
+     {"idempotent": True}, (lambda x: sp.nan, ops.one_value_undefined, "empty"),
+     "min-max normalisation along each row"),
+    ("softmax", ops.softmax, r"\operatorname{{softmax}}_{{\mathrm{{row}}}}\left({0}\right)",
+     {}, (lambda x: sp.S.One, ops.one_value_softmax, "real"),
+     "softmax along each row (W, G: over an output unit's fan-in, LPZero's dim 0 of a "
+     "Conv1D weight)"),
+    ("logsoftmax", ops.logsoftmax,
+     r"\operatorname{{logsoftmax}}_{{\mathrm{{row}}}}\left({0}\right)", {},
+     (lambda x: sp.S.Zero, ops.one_value_logsoftmax, "real"), "log-softmax along each row"),
+]
 
-# -- aggregations over valid layers ScalarL -> Scalar ----------------------------------------
+# reductions Tensor -> Each: name, torch, sympy name, latex, monotone, size-aware,
+# one value (sympy, torch, domain) or None, doc
+_REDUCTIONS = [
+    ("t_mean", ops.t_mean, "mean", r"\operatorname{{mean}}\left({0}\right)", "increasing",
+     False, (lambda x: x, ops.identity, "real"), "mean of the tensor's elements"),
+    ("t_std", ops.t_std, "std", r"\operatorname{{std}}\left({0}\right)", "none", False,
+     (lambda x: sp.nan, ops.one_value_undefined, "empty"),
+     "standard deviation of the tensor's elements (n - 1 in the denominator)"),
+    ("t_meanabs", ops.t_meanabs, "meanabs", r"\operatorname{{mean}}\left|{0}\right|", "none",
+     False, (sp.Abs, ops.abs_, "real"), "mean of |x| (LPZero's l1_norm: sum|x| / numel)"),
+    ("t_sum", ops.t_sum, "sum", r"\operatorname{{sum}}\left({0}\right)", "increasing", True,
+     None, "sum over the full tensor: mean * numel"),
+    ("t_fro", ops.t_fro, "fro", r"\left\lVert {0} \right\rVert_F", "none", True,
+     (sp.Abs, ops.abs_, "real"), "Frobenius norm of the full tensor: sqrt(mean(x^2) * numel)"),
+    ("t_l1", ops.t_l1, "l1", r"\left\lVert {0} \right\rVert_1", "none", True, None,
+     "L1 norm of the full tensor: mean|x| * numel"),
+    ("t_rowmax", ops.t_rowmax, "rowmax",
+     r"\operatorname{{mean}}_{{\mathrm{{row}}}}\max\left({0}\right)", "increasing", False, None,
+     "mean over the rows of each row's maximum (exact per row)"),
+    ("t_rowmin", ops.t_rowmin, "rowmin",
+     r"\operatorname{{mean}}_{{\mathrm{{row}}}}\min\left({0}\right)", "increasing", False, None,
+     "mean over the rows of each row's minimum (exact per row)"),
+    ("t_rownorm", ops.t_rownorm, "rownorm",
+     r"\operatorname{{mean}}_{{\mathrm{{row}}}}\left\lVert {0} \right\rVert_2", "none", False,
+     None, "mean over the rows of each row's L2 norm (exact per row)"),
+]
+
+_POOLINGS = [
+    ("pool_mean", ops.pool_mean, r"\operatorname{{mean}}_{{m}} {0}", 1.0,
+     "unweighted mean over the layer's tensors m (each matrix or head once, as LPZero)"),
+    ("pool_wmean", ops.pool_wmean, r"\operatorname{{mean}}^{{n}}_{{m}} {0}", 1.0,
+     "mean over the layer's tensors m weighted by their element counts n"),
+    ("pool_sum", ops.pool_sum, r"\sum_{{m}} {0}", 1.0, "sum over the layer's tensors m"),
+    ("pool_max", ops.pool_max, r"\max_{{m}} {0}", 0.5, "largest over the layer's tensors m"),
+    ("pool_min", ops.pool_min, r"\min_{{m}} {0}", 0.5, "smallest over the layer's tensors m"),
+]
 
 _AGGREGATIONS = [
     ("layer_mean", ops.layer_mean, r"\frac{{1}}{{L}}\sum_{{l=1}}^{{L}} {0}", 1.0,
@@ -254,85 +249,105 @@ _AGGREGATIONS = [
     ("layer_last", ops.layer_last, r"\left.{0}\right|_{{l=L}}", 0.25, "last layer's value"),
 ]
 
-for (_name, _fn, _tex, _w, _doc) in _AGGREGATIONS:
-    _f = _function(_name, _tex, "aggregation", wrap_argument=True)
-    _declare(name=_name, args=(ScalarL,), ret=Scalar, fn=_fn, sympy=_f, latex=_tex,
-             kind="aggregation", weight=_w, monotone="increasing", doc=_doc)
+
+def _register_builtins() -> None:
+    for prefix, level, lift in _LEVELS:
+        for (name, fn, sym, tex, dom, mono, alg, w, doc) in _ELEMENTWISE:
+            alg = dict(alg)
+            if "inverse_of" in alg:
+                alg["inverse_of"] = prefix + alg["inverse_of"]
+            register_primitive(
+                name=prefix + name, args=(level,), ret=level,
+                fn=lift(fn) if lift else fn, sympy=sym, latex=tex, kind="elementwise",
+                weight=w, domain=dom, monotone=mono,
+                scalar_form=("v_" + name) if level is Tensor else None, doc=doc, check=False,
+                **alg)
+        for (name, fn, sym, tex, alg, dom, w) in _BINARY:
+            if level is Tensor and name not in ("add", "sub", "mul"):
+                continue
+            lifted = _BINARY_LIFT[level](fn) if level in _BINARY_LIFT else fn
+            register_primitive(
+                name=prefix + name, args=(level, level), ret=level, fn=lifted, sympy=sym,
+                latex=tex, kind="binary", weight=w, domain=dom, check=False,
+                doc=(f"elementwise {name} of two aligned tensors (one group)" if level is Tensor
+                     else name), **alg)
+    for (name, fn, tex, alg, one, doc) in _ROW:
+        f = _function(name, tex, "row", positive=name == "softmax",
+                      nonnegative=name == "minmax", one_value=one[0])
+        register_primitive(name=name, args=(Tensor,), ret=Tensor, fn=fn, sympy=f, latex=tex,
+                           kind="row", monotone="increasing", scalar_form="v_" + name,
+                           doc=doc, check=False, **alg)
+        register_primitive(name="v_" + name, args=(Each,), ret=Each, fn=ops.on_each(one[1]),
+                           sympy=f, latex=tex, kind="one_value", weight=0.0, domain=one[2],
+                           monotone="none", check=False,
+                           doc=f"{name} of a one-value set (one value per tensor: LPZero's "
+                               f"chains)")
+    for (name, fn, sname, tex, mono, size, one, doc) in _REDUCTIONS:
+        f = _function(sname, tex, "reduction",
+                      nonnegative=sname in ("std", "meanabs", "fro", "l1", "rownorm"),
+                      one_value=one[0] if one else None)
+        short = name[2:]
+        register_primitive(name=name, args=(Tensor,), ret=Each, fn=fn, sympy=f, latex=tex,
+                           kind="reduction", monotone=mono, size_aware=size,
+                           scalar_form=("v_" + short) if one else None, doc=doc, check=False)
+        if one is not None:
+            register_primitive(name="v_" + short, args=(Each,), ret=Each,
+                               fn=ops.on_each(one[1]), sympy=f, latex=tex, kind="one_value",
+                               weight=0.0, domain=one[2],
+                               monotone="increasing" if short == "mean" else "none",
+                               check=False,
+                               doc=f"{short} of a one-value set (LPZero's chains)")
+    for (name, fn, tex, w, doc) in _POOLINGS:
+        f = _function(name, tex, "pooling", wrap_argument=True)
+        register_primitive(name=name, args=(Each,), ret=Pooled, fn=fn, sympy=f, latex=tex,
+                           kind="pooling", weight=w,
+                           monotone="increasing",
+                           doc=doc, check=False)
+    for (name, fn, tex, w, doc) in _AGGREGATIONS:
+        f = _function(name, tex, "aggregation", wrap_argument=True)
+        register_primitive(name=name, args=(ScalarL,), ret=Scalar, fn=fn, sympy=f, latex=tex,
+                           kind="aggregation", weight=w, monotone="increasing", doc=doc,
+                           check=False)
 
 
-# -- the import-time check -------------------------------------------------------------------
-
-_PROBE_N, _PROBE_L, _PROBE_K = 3, 3, 16
-_PROBE_MASK = torch.tensor([[True, True, True], [True, True, False], [True, False, False]])
+# -- the checks ------------------------------------------------------------------------------
 
 
-def _probe_values(domain: str, shape: tuple[int, ...], dtype, gen: torch.Generator):
-    x = torch.randn(shape, generator=gen, dtype=torch.float64)
-    if domain == "positive":
-        x = x.abs() + 0.25
-    elif domain == "nonzero":
-        x = torch.where(x >= 0, x + 0.25, x - 0.25)
-    return x.to(dtype)
-
-
-def _probe_arg(t: type, domain: str, gen: torch.Generator):
-    n, layers, k = _PROBE_N, _PROBE_L, _PROBE_K
-    if t is TensorL:
-        values = _probe_values(domain, (n, layers, k), TENSOR_DTYPE, gen)
-        values = torch.where(_PROBE_MASK.unsqueeze(-1), values, torch.ones_like(values))
-        numel = torch.tensor([[64.0, 1000.0, 16.0], [5e5, 32.0, 0.0], [100.0, 0.0, 0.0]],
-                             dtype=SCALAR_DTYPE)
-        return TensorValue(values, numel)
-    if t is ScalarL:
-        values = _probe_values(domain, (n, layers), SCALAR_DTYPE, gen)
-        # padding layers hold NaN: an aggregation that lets them through fails the check
-        return torch.where(_PROBE_MASK, values, torch.full_like(values, math.nan))
-    return _probe_values(domain, (n,), SCALAR_DTYPE, gen)
-
-
-def _same(a: torch.Tensor, b: torch.Tensor) -> bool:
-    return a.shape == b.shape and a.dtype == b.dtype and bool(
-        ((a == b) | (torch.isnan(a) & torch.isnan(b))).all())
-
-
-def _clone(v):
-    return TensorValue(v.values.clone(), v.numel.clone()) if isinstance(v, TensorValue) \
-        else v.clone()
-
-
-def _unchanged(before, after) -> bool:
-    if isinstance(before, TensorValue):
-        return _same(before.values, after.values) and _same(before.numel, after.numel)
-    return _same(before, after)
-
-
-def _check_output(prim: Primitive, out) -> list[str]:
-    n, layers, k = _PROBE_N, _PROBE_L, _PROBE_K
-    problems = []
-    if prim.ret is TensorL:
+def _check_output(prim: Primitive, out, args) -> list[str]:
+    ret = prim.ret
+    if ret is Tensor:
         if not isinstance(out, TensorValue):
             return [f"returns {type(out).__name__}, not a TensorValue"]
-        if tuple(out.values.shape) != (n, layers, k) or tuple(out.numel.shape) != (n, layers):
-            problems.append(f"returns shapes {tuple(out.values.shape)}/{tuple(out.numel.shape)}")
-        if out.values.dtype != TENSOR_DTYPE or out.numel.dtype != SCALAR_DTYPE:
-            problems.append(f"returns dtypes {out.values.dtype}/{out.numel.dtype}")
-        valid = out.values[_PROBE_MASK]
+        ref = next(a for a in args if isinstance(a, TensorValue))
+        if [tuple(b.shape) for b in out.blocks] != [tuple(b.shape) for b in ref.blocks]:
+            return ["changes the shape of the tensor's rows"]
+        valid = torch.cat([b.reshape(-1).double() for b in out.blocks])
+    elif ret is Each:
+        if not isinstance(out, EachValue) or out.values.dtype != SCALAR_DTYPE:
+            return [f"returns {type(out).__name__}, not float64 per-tensor values"]
+        valid = out.values
     else:
-        shape = (n, layers) if prim.ret is ScalarL else (n,)
+        n, layers = PROBE_MASK.shape
+        shape = (n,) if ret is Scalar else (n, layers)
         if not isinstance(out, torch.Tensor) or tuple(out.shape) != shape:
             return [f"returns {getattr(out, 'shape', type(out))}, expected shape {shape}"]
         if out.dtype != SCALAR_DTYPE:
-            problems.append(f"returns dtype {out.dtype}, expected {SCALAR_DTYPE}")
-        valid = out[_PROBE_MASK] if prim.ret is ScalarL else out
+            return [f"returns dtype {out.dtype}, expected {SCALAR_DTYPE}"]
+        valid = out if ret is Scalar else out[PROBE_MASK]
     if prim.domain == "empty":
-        if not bool(torch.isnan(valid).all()):
-            problems.append("declared undefined everywhere but returns numbers")
-    elif not bool(torch.isfinite(valid).all()):
-        problems.append(f"non-finite result on its domain ({prim.domain})")
-    return problems
+        return [] if bool(torch.isnan(valid).all()) else [
+            "declared undefined everywhere but returns numbers"]
+    if not bool(torch.isfinite(valid).all()):
+        return [f"non-finite result on its domain ({prim.domain})"]
+    return []
 
 
-def _check_primitive(prim: Primitive, gen: torch.Generator) -> list[str]:
+def check_primitive(prim: Primitive, gen: torch.Generator, deferred: bool = False) -> list[str]:
+    """Problems of ``prim`` found on probe values (empty when it passes).
+
+    ``deferred``: references to other primitives (``inverse_of``, ``scalar_form``) may name
+    primitives not registered yet (checked by :func:`check_registry`).
+    """
     problems = []
     if not prim.name.isidentifier() or keyword.iskeyword(prim.name):
         problems.append("name is not a valid Python identifier")
@@ -340,8 +355,13 @@ def _check_primitive(prim: Primitive, gen: torch.Generator) -> list[str]:
         problems.append(f"kind {prim.kind!r} / domain {prim.domain!r} unknown")
     if prim.monotone is not None and prim.monotone not in MONOTONE:
         problems.append(f"monotone {prim.monotone!r} unknown")
+    if any(t not in _ARG_TYPES for t in (*prim.args, prim.ret)):
+        problems.append("a type is not one of Tensor, Each, Pooled, ScalarL, Scalar")
+        return problems
+    if prim.commutative and prim.arity != 2:
+        problems.append("commutative but not binary")
     for ref in (prim.inverse_of, prim.scalar_form):
-        if ref is not None and ref not in REGISTRY:
+        if ref is not None and ref not in REGISTRY and not deferred:
             problems.append(f"refers to unknown primitive {ref!r}")
     if prim.inverse_of in REGISTRY:
         other = REGISTRY[prim.inverse_of]
@@ -349,18 +369,16 @@ def _check_primitive(prim: Primitive, gen: torch.Generator) -> list[str]:
             problems.append(f"inverse_of {other.name} has another signature")
     if prim.scalar_form in REGISTRY:
         other = REGISTRY[prim.scalar_form]
-        if prim.args != (TensorL,) or other.args != (ScalarL,) or other.ret is not ScalarL:
-            problems.append(f"scalar_form {other.name} is not a ScalarL -> ScalarL form")
-    if prim.commutative and prim.arity != 2:
-        problems.append("commutative but not binary")
-    args = [_probe_arg(t, prim.domain, gen) for t in prim.args]
-    saved = [_clone(a) for a in args]
+        if prim.args != (Tensor,) or other.args != (Each,) or other.ret is not Each:
+            problems.append(f"scalar_form {other.name} is not an Each -> Each form")
+    args = [probe_value(t, prim.domain, gen) for t in prim.args]
+    saved = [clone_value(a) for a in args]
     try:
-        out = prim.fn(_PROBE_MASK, *args) if prim.kind == "aggregation" else prim.fn(*args)
+        out = prim.fn(PROBE_MASK, *args) if prim.kind == "aggregation" else prim.fn(*args)
     except Exception as exc:  # noqa: BLE001 - reported as a registry problem
         return problems + [f"raises {type(exc).__name__}: {exc}"]
-    problems += _check_output(prim, out)
-    if not all(_unchanged(b, a) for b, a in zip(saved, args)):
+    problems += _check_output(prim, out, args)
+    if not all(same_value(b, a) for b, a in zip(saved, args)):
         problems.append("modifies its inputs")
     try:
         expr = prim.sympy(*[SYMBOLS[n] for n in ("H", "W")[:prim.arity]])
@@ -385,7 +403,7 @@ def check_registry(registry: dict[str, Primitive] | None = None) -> dict[str, li
         if name != prim.name:
             problems[name] = [f"registered under another name than {prim.name!r}"]
             continue
-        found = _check_primitive(prim, gen)
+        found = check_primitive(prim, gen)
         if found:
             problems[name] = found
     if problems:
@@ -394,4 +412,5 @@ def check_registry(registry: dict[str, Primitive] | None = None) -> dict[str, li
     return problems
 
 
+_register_builtins()
 check_registry()

@@ -1,7 +1,7 @@
 """SymPy side of the language: input symbols and the functions SymPy has no name for.
 
-Inputs are real symbols ``A_l, H_l, S_l, W_l, G_l, J_l`` (an element, or the whole tensor, of
-layer ``l``). An elementwise operation is ordinary SymPy maths on them; per-tensor normalisations,
+Inputs are real symbols: ``W_{l,m}`` is tensor ``m`` of layer ``l`` of input W (an element, or
+the whole tensor), ``W^{emb}_{m}`` a tensor of the embedding / output side. An elementwise operation is ordinary SymPy maths on them; per-tensor normalisations,
 reductions and aggregations over layers are :class:`LanguageFunction` subclasses made by
 :func:`make_function` from the registry, each printing LaTeX from its primitive's template.
 
@@ -16,9 +16,11 @@ from __future__ import annotations
 import sympy as sp
 from sympy.printing.precedence import PRECEDENCE
 
-from ..bank import INPUT_NAMES
+from ..bank import INPUTS
 
-SYMBOLS: dict[str, sp.Symbol] = {n: sp.Symbol(f"{n}_l", real=True) for n in INPUT_NAMES}
+SYMBOLS: dict[str, sp.Symbol] = {
+    n: sp.Symbol(f"{s.latex}_{{l,m}}" if s.level == "layer" else f"{s.latex}_{{m}}", real=True)
+    for n, s in INPUTS.items()}
 
 
 class LanguageFunction(sp.Function):
@@ -26,7 +28,7 @@ class LanguageFunction(sp.Function):
 
     nargs = 1
     latex_template = r"\operatorname{{f}}\left({0}\right)"
-    kind = "function"          # "reduction" | "normalisation" | "aggregation" | "elementwise"
+    kind = "function"          # "reduction" | "row" | "pooling" | "aggregation" | "elementwise"
     wrap_argument = False      # parenthesise a sum/product argument (templates like \sum x)
     one_value = None           # what the operation gives on a one-value set (callable or None)
 
@@ -63,7 +65,8 @@ def make_function(name: str, latex: str, kind: str, *, wrap_argument: bool = Fal
 
 
 def _symbols_outside_reductions(expr: sp.Basic) -> bool:
-    if isinstance(expr, LanguageFunction) and expr.kind in ("reduction", "aggregation"):
+    if isinstance(expr, LanguageFunction) and expr.kind in ("reduction", "pooling",
+                                                            "aggregation"):
         return False
     if isinstance(expr, sp.Symbol):
         return True
@@ -75,16 +78,23 @@ def is_layer_scalar(expr: sp.Basic) -> bool:
     return not _symbols_outside_reductions(expr)
 
 
+_AVERAGES = ("pool_mean", "pool_wmean", "pool_max", "pool_min", "layer_mean", "layer_max",
+             "layer_min", "layer_first", "layer_last")
+
+
 def _rewrite(expr: sp.Basic, reductions: dict[str, type]) -> sp.Basic:
     if not expr.args:
         return expr
     expr = expr.func(*[_rewrite(a, reductions) for a in expr.args])
     if isinstance(expr, LanguageFunction):
         arg = expr.args[0]
+        # a mean, maximum or minimum of one constant is that constant
+        if expr.func.__name__ in _AVERAGES and not arg.free_symbols:
+            return arg
         if expr.one_value is not None and is_layer_scalar(arg):
             return expr.one_value(arg)
         # even reductions: f(-x) = f(x)
-        if expr.func.__name__ in ("fro", "meanabs", "l1", "std") and \
+        if expr.func.__name__ in ("fro", "meanabs", "l1", "std", "rownorm") and \
                 arg.could_extract_minus_sign():
             return expr.func(-arg)
         # mean|x| of a nonnegative x is mean(x); likewise the L1 norm is the sum

@@ -1,18 +1,20 @@
 """Formula text -> typed DEAP tree, with errors that point at the offending token.
 
-The text form is DEAP's prefix form, ``layer_mean(l_add(t_mean(square(H)), t_std(W)))``:
-operation names, input names, parentheses and commas; whitespace is free.
+The text form is DEAP's prefix form, ``layer_mean(l_add(pool_mean(t_mean(square(H))),
+pool_mean(t_std(W))))``: operation names, input names, parentheses and commas; whitespace is
+free. Operation names are polymorphic over alignment groups (``square`` squares a tensor of any
+input); the parser infers each node's types bottom-up and picks the group's variant, so a
+binary operation on two unaligned inputs (``mul(A, H)``) is a type error that says why.
 """
 from __future__ import annotations
 
 import difflib
 import re
 
-from deap import gp
-
 from ..errors import FormulaError
 from ..bank import INPUT_NAMES
 from .registry import REGISTRY
+from .types import Scalar, describe
 
 _TOKEN = re.compile(r"\s*(?:(?P<name>[A-Za-z_][A-Za-z0-9_]*)|(?P<punct>[(),])|(?P<bad>\S))")
 
@@ -38,8 +40,8 @@ def _tokens(text: str) -> list[tuple[str, str, int]]:
 
 
 class _Parser:
-    def __init__(self, text: str, pset: gp.PrimitiveSetTyped, language_name: str):
-        self.text, self.pset, self.language = text, pset, language_name
+    def __init__(self, text: str, language):
+        self.text, self.language = text, language
         self.toks = _tokens(text)
         self.i = 0
 
@@ -62,60 +64,87 @@ class _Parser:
         name = tok[1]
         if name in REGISTRY:
             return self.error(tok, f"{name!r} is not an operation of language "
-                                   f"{self.language!r}")
+                                   f"{self.language.name!r}")
         if name in INPUT_NAMES:
-            return self.error(tok, f"input {name!r} is not in language {self.language!r}")
-        close = difflib.get_close_matches(name, list(self.pset.mapping), n=3)
+            return self.error(tok, f"input {name!r} is not in language {self.language.name!r}")
+        known = list(self.language.variants) + list(self.language.inputs)
+        close = difflib.get_close_matches(name, known, n=3)
         hint = f"; did you mean {' or '.join(map(repr, close))}?" if close else ""
-        return self.error(tok, f"unknown name {name!r} in language {self.language!r}{hint}")
+        return self.error(tok, f"unknown name {name!r} in language {self.language.name!r}"
+                               f"{hint}")
 
-    def node(self, expected: type, parent: str) -> list:
+    def node(self, parent: str) -> tuple[list, type]:
+        """Prefix nodes and type of the subtree at the cursor (types inferred bottom-up)."""
         tok = self.peek()
         if tok is None or tok[0] != "name":
             found = "the end of the formula" if tok is None else repr(tok[1])
-            raise self.error(tok, f"expected a {expected.__name__} as {parent}, found {found}")
-        node = self.pset.mapping.get(tok[1])
-        if node is None:
-            raise self.unknown(tok)
-        if node.ret is not expected:
-            raise self.error(tok, f"type mismatch: {tok[1]} gives {node.ret.__name__} but "
-                                  f"{parent} needs a {expected.__name__}")
+            raise self.error(tok, f"expected an input or an operation as {parent}, found "
+                                  f"{found}")
+        name = tok[1]
         self.i += 1
-        if isinstance(node, gp.Terminal):
+        if name in self.language.inputs:
             nxt = self.peek()
             if nxt is not None and nxt[1] == "(":
-                raise self.error(nxt, f"input {tok[1]} takes no arguments")
-            return [node]
-        out = [node]
-        self.take("(", f"after {tok[1]}")
-        for k, arg_type in enumerate(node.args):
+                raise self.error(nxt, f"input {name} takes no arguments")
+            terminal = self.language.pset.mapping[name]
+            return [terminal], terminal.ret
+        if name not in self.language.variants:
+            raise self.unknown(tok)
+        arity = self.language.variants[name][0].arity
+        self.take("(", f"after {name}")
+        children, types = [], []
+        for k in range(arity):
             nxt = self.peek()
             if nxt is not None and nxt[1] == ")":
-                raise self.error(nxt, f"{tok[1]} takes {node.arity} argument(s), got {k}")
-            out += self.node(arg_type, f"argument {k + 1} of {tok[1]}")
-            if k < node.arity - 1:
+                raise self.error(nxt, f"{name} takes {arity} argument(s), got {k}")
+            nodes, t = self.node(f"argument {k + 1} of {name}")
+            children.append(nodes)
+            types.append(t)
+            if k < arity - 1:
                 nxt = self.peek()
                 if nxt is not None and nxt[1] == ")":
-                    raise self.error(nxt, f"{tok[1]} takes {node.arity} arguments, got {k + 1}")
-                self.take(",", f"between the arguments of {tok[1]}")
+                    raise self.error(nxt, f"{name} takes {arity} arguments, got {k + 1}")
+                self.take(",", f"between the arguments of {name}")
         nxt = self.peek()
         if nxt is not None and nxt[1] == ",":
-            raise self.error(nxt, f"{tok[1]} takes {node.arity} argument(s), got more")
-        self.take(")", f"to close {tok[1]}")
-        return out
+            raise self.error(nxt, f"{name} takes {arity} argument(s), got more")
+        self.take(")", f"to close {name}")
+        node = self.language.variant(name, types)
+        if node is None:
+            raise self.error(tok, self.mismatch(name, types))
+        return [node] + [n for c in children for n in c], node.ret
 
-    def parse(self, ret: type) -> list:
+    def mismatch(self, name: str, types: list) -> str:
+        got = " and ".join(describe(t) for t in types)
+        groups = {getattr(t, "group", None) for t in types} - {None}
+        if len(types) == 2 and len(groups) == 2:
+            return (f"type error: {name} pairs elements of two tensors, but it got {got}: "
+                    f"different inputs are not aligned (only W and G, and WE and GE, share "
+                    f"tensors and rows); reduce each first, e.g. l_{name}(pool_mean(t_mean(.)), "
+                    f"pool_mean(t_mean(.)))")
+        wanted = " or ".join(
+            "(" + ", ".join(describe(t) for t in v.args) + ")"
+            for v in self.language.variants[name][:3])
+        return f"type error: {name} takes {wanted}, got {got}"
+
+    def parse(self) -> list:
         if not self.toks:
             raise FormulaError(f"empty formula {self.text!r}")
-        nodes = self.node(ret, "the root")
+        tok = self.peek()
+        nodes, t = self.node("the root")
+        if t is not Scalar:
+            raise self.error(tok, f"type mismatch: the formula gives {describe(t)}, but a proxy "
+                                  f"must give one number per architecture (aggregate with "
+                                  f"layer_mean(...) or pool_mean(...))")
         tok = self.peek()
         if tok is not None:
             raise self.error(tok, f"unexpected {tok[1]!r} after the end of the formula")
         return nodes
 
 
-def parse_nodes(text: str, pset: gp.PrimitiveSetTyped, language_name: str) -> list:
-    """Prefix node list of ``text`` in ``pset`` (root type ``pset.ret``); FormulaError if not."""
+def parse_nodes(text: str, language) -> list:
+    """Prefix node list of ``text`` in ``language`` (a Scalar-valued tree); FormulaError if
+    not."""
     if not isinstance(text, str):
         raise FormulaError(f"a formula must be text, got {type(text).__name__}")
-    return _Parser(text, pset, language_name).parse(pset.ret)
+    return _Parser(text, language).parse()

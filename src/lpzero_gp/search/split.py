@@ -67,8 +67,8 @@ def choose_probes(bank: InputBank, search: tuple[int, ...], count: int) -> tuple
     evenly spaced ones between, by total weight count (by depth when no ``W`` was captured)."""
     if not search:
         return ()
-    if "W" in bank.numel:
-        size = bank.numel["W"].sum(dim=1).numpy()
+    if "W" in bank.names:
+        size = bank.tensor_numel("W")
     else:
         size = layer_counts(bank).astype(np.float64)
     ordered = sorted(search, key=lambda i: (float(size[i]), i))

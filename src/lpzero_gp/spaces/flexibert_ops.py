@@ -141,7 +141,7 @@ class SelfAttention(nn.Module):
         self.key = nn.Linear(hidden, hidden)
         self.value = nn.Linear(hidden, hidden)
         self.tap_query = Tap("H")
-        self.tap_probs = Tap("S")
+        self.tap_probs = Tap("S", "b h q k")
         self.dropout = nn.Dropout(dropout)
         self.output = SelfOutput(hidden, dropout)
 
@@ -230,8 +230,8 @@ class ConvSelfAttention(nn.Module):
         self.conv_kernel = nn.Linear(width, self.heads * kernel)
         self.conv_value = nn.Linear(hidden, width)
         self.tap_query = Tap("H")
-        self.tap_attention = Tap("S")
-        self.tap_conv_kernel = Tap("S")
+        self.tap_attention = Tap("S", "b h q k")
+        self.tap_conv_kernel = Tap("S", "b q h k")
         self.dropout = nn.Dropout(dropout)
         self.output = SelfOutput(hidden, dropout)
         if 2 * width != hidden:

@@ -52,7 +52,7 @@ class GPT2Attention(nn.Module):
         self.c_attn = Conv1D(3 * d_model, d_model)
         self.c_proj = Conv1D(d_model, d_model)
         self.tap_h = Tap("H")
-        self.tap_s = Tap("S")
+        self.tap_s = Tap("S", "b h q k")
 
     def _heads(self, x: torch.Tensor) -> torch.Tensor:
         b, s, _ = x.shape
