@@ -1,12 +1,13 @@
-"""One-pass capture: one entry per layer, hooks removed, model untouched, cache round trip."""
+"""One-pass capture: whole rows of every tensor, hooks removed, model untouched, cache round trip."""
 from __future__ import annotations
 
 import pytest
 import torch
 
-from lpzero_gp.bank import INPUT_NAMES, InputBank
+from lpzero_gp import introspect
+from lpzero_gp.bank import INPUT_NAMES, INPUTS, MODEL_LAYER, InputBank, kept_rows
 from lpzero_gp.cache import CaptureSettings
-from lpzero_gp.capture import TensorCapture, capture_inputs, layer_weights
+from lpzero_gp.capture import TensorCapture, capture_inputs, choose_rows, row_generator
 from lpzero_gp.collect import CollectStats, collect_inputs
 from lpzero_gp.errors import LpzeroError
 from lpzero_gp.spaces import get_space
@@ -48,18 +49,28 @@ def test_one_entry_per_layer_and_model_untouched(space, bench, op):
     hooks_before = _hook_count(model)
     inputs = capture_inputs(model, batch, "mlm", max_elements=SMALL["max_elements"], seed=0)
     n_layers = record.config.n_layers
-    assert set(inputs.tensors) == set(INPUT_NAMES)
+    assert set(inputs.tensors) == set(INPUT_NAMES) and inputs.n_layers == n_layers
     for name in INPUT_NAMES:
-        assert inputs.tensors[name].shape == (n_layers, SMALL["max_elements"])
-        assert inputs.numel[name].shape == (n_layers,)
-        assert torch.isfinite(inputs.tensors[name]).all(), name
-        assert not inputs.tensors[name].requires_grad
-    # W and G cover exactly the layer's matrices; J the hidden states entering each layer.
+        items = inputs.tensors[name]
+        layers = {t.layer for t in items}
+        assert layers == (set(range(n_layers)) if INPUTS[name].level == "layer"
+                          else {MODEL_LAYER}), name
+        for t in items:
+            assert torch.isfinite(t.rows).all() and not t.rows.requires_grad, name
+            assert t.rows.shape[0] == kept_rows(t.n_rows, t.row_len, SMALL["max_elements"],
+                                                4), (name, t.name)
+    # W and G: one tensor per weight matrix of the layer, rows = output units, same rows kept
     for index, layer in enumerate(model.proxy_layers()):
-        n_weights = sum(p.numel() for p in layer_weights(layer))
-        assert inputs.numel["W"][index] == inputs.numel["G"][index] == n_weights
-    assert (inputs.numel["J"] == 2 * 32 * model.proxy_layers()[0].hidden_size
-            if hasattr(model.proxy_layers()[0], "hidden_size") else inputs.numel["J"] > 0).all()
+        mats = introspect.layer_matrices(layer)
+        w = [t for t in inputs.tensors["W"] if t.layer == index]
+        g = [t for t in inputs.tensors["G"] if t.layer == index]
+        assert [t.name for t in w] == [t.name for t in g] == [n for n, _, _ in mats]
+        assert [t.numel for t in w] == [p.numel() for _, _, p in mats]
+        for t, (pname, owner, p) in zip(w, mats):
+            full = introspect.matrix_view(owner, p.detach(), pname)
+            assert any(torch.equal(t.rows[0], row) for row in full)
+    j = [t for t in inputs.tensors["J"]]
+    assert [t.n_rows for t in j] == [2 * 32] * n_layers
     assert _hook_count(model) == hooks_before
     assert all(p.grad is None for p in model.parameters())
     after = model.state_dict()
@@ -68,7 +79,22 @@ def test_one_entry_per_layer_and_model_untouched(space, bench, op):
     assert not model.training
 
 
-def test_several_taps_of_one_kind_are_concatenated(space, bench):
+def test_kept_rows_are_rows_of_the_full_tensors_and_w_g_share_them(space, bench):
+    record = _record_with(bench, "SA")
+    model = space.build(record, "trained", seed=0)
+    batch = space.make_batch(batch_size=2, seq_len=32, seed=0, objective="mlm")
+    full = capture_inputs(model, batch, "mlm", max_elements=None, seed=0)
+    sketch = capture_inputs(model, batch, "mlm", max_elements=64, seed=0)
+    for name in INPUT_NAMES:
+        for f, s in zip(full.tensors[name], sketch.tensors[name]):
+            assert f.exact and (f.name, f.layer, f.n_rows) == (s.name, s.layer, s.n_rows)
+            pos = choose_rows(f.n_rows, f.row_len, 64, 4, row_generator(
+                0, "W" if name == "G" else "WE" if name == "GE" else name, s.layer, s.name))
+            expected = f.rows if pos is None else f.rows[pos]
+            assert torch.equal(s.rows, expected), (name, s.name)
+
+
+def test_several_taps_of_one_kind_are_separate_tensors(space, bench):
     record = next(r for r in bench if r.config.layers[0].num_ffn == 3)
     model = space.build(record, "trained", seed=0)
     batch = space.make_batch(batch_size=2, seq_len=32, seed=0, objective="mlm")
@@ -76,9 +102,14 @@ def test_several_taps_of_one_kind_are_concatenated(space, bench):
     first = model.proxy_layers()[0]
     widths = [m.out_features for m in first.modules()
               if isinstance(m, torch.nn.Linear)][-4:-1]  # the 3 FFN expansions before output
-    n_a_taps = sum(isinstance(m, Tap) and m.kind == "A" for m in first.modules())
-    assert n_a_taps == 3
-    assert int(inputs.numel["A"][0]) == 2 * 32 * sum(widths)
+    a = [t for t in inputs.tensors["A"] if t.layer == 0]
+    assert [t.row_len for t in a] == widths
+    assert [t.n_rows for t in a] == [2 * 32] * 3
+    # softmax maps: one tensor per head, each row a query's weights summing to 1
+    heads = record.config.layers[0].num_heads
+    s = [t for t in inputs.tensors["S"] if t.layer == 0]
+    assert len(s) == heads and all(t.row_len == 32 and t.n_rows == 2 * 32 for t in s)
+    assert torch.allclose(s[0].rows.sum(dim=1), torch.ones(s[0].rows.shape[0]), atol=1e-5)
 
 
 def test_same_seed_same_capture_other_seed_differs(space, bench):
@@ -88,9 +119,8 @@ def test_same_seed_same_capture_other_seed_differs(space, bench):
     b = collect_inputs(space, [record], settings, cache=False, progress=False)
     c = collect_inputs(space, [record], CaptureSettings(seed=2, **SMALL), cache=False,
                        progress=False)
-    for name in INPUT_NAMES:
-        assert torch.equal(a.tensors[name], b.tensors[name])
-    assert not torch.equal(a.tensors["W"], c.tensors["W"])
+    assert a.inputs[0].equal(b.inputs[0])
+    assert not a.inputs[0].equal(c.inputs[0])
 
 
 def test_cache_reload_equals_fresh_capture(space, bench, tmp_path):
@@ -105,9 +135,7 @@ def test_cache_reload_equals_fresh_capture(space, bench, tmp_path):
     again = collect_inputs(space, records, settings, cache=tmp_path, progress=False,
                            stats=stats)
     assert stats.captured == 0 and stats.reloaded == 3
-    for name in INPUT_NAMES:
-        assert torch.equal(fresh.tensors[name], again.tensors[name])
-        assert torch.equal(fresh.numel[name], again.numel[name])
+    assert all(a.equal(b) for a, b in zip(fresh.inputs, again.inputs))
     assert torch.equal(fresh.layer_mask, again.layer_mask)
     assert list(fresh.quality) == [r.quality for r in records]
     # another variant is another cache entry
@@ -117,17 +145,38 @@ def test_cache_reload_equals_fresh_capture(space, bench, tmp_path):
     assert stats.captured == 1
 
 
+def test_cache_key_follows_the_code(space, bench, monkeypatch):
+    from lpzero_gp import cache as cache_module
+    key = cache_module.entry_key("flexibert", bench[0], CaptureSettings(**SMALL), "text")
+    assert key["code"] == cache_module.code_fingerprint("flexibert")
+    assert cache_module.code_fingerprint("flexibert") != cache_module.code_fingerprint("gpt2")
+    monkeypatch.setattr(cache_module.torch, "__version__", "0.0.0")
+    cache_module.code_fingerprint.cache_clear()
+    try:
+        assert cache_module.code_fingerprint("flexibert") != key["code"]
+    finally:
+        monkeypatch.undo()
+        cache_module.code_fingerprint.cache_clear()
+
+
+def test_cache_file_names_never_come_from_raw_ids(tmp_path):
+    from lpzero_gp.cache import CaptureCache
+    path = CaptureCache(tmp_path).path({"space": "x/../y", "record": "../../etc/passwd"})
+    assert path.resolve().is_relative_to(tmp_path.resolve())
+
+
 def test_float16_storage_is_the_same_cached_or_fresh(space, bench, tmp_path):
     settings = CaptureSettings(storage_dtype="float16", **SMALL)
     fresh = collect_inputs(space, [bench[0]], settings, cache=tmp_path, progress=False)
     again = collect_inputs(space, [bench[0]], settings, cache=tmp_path, progress=False)
-    assert torch.equal(fresh.tensors["A"], again.tensors["A"])
+    assert fresh.inputs[0].equal(again.inputs[0])
     full = collect_inputs(space, [bench[0]], CaptureSettings(**SMALL), cache=False,
                           progress=False)
-    assert torch.allclose(full.tensors["A"], fresh.tensors["A"], rtol=1e-3, atol=1e-4)
+    for a, b in zip(full.inputs[0].tensors["A"], fresh.inputs[0].tensors["A"]):
+        assert torch.allclose(a.rows, b.rows, rtol=1e-3, atol=1e-4)
     entry = next((tmp_path / "flexibert").glob("*.pt"))
     blob = torch.load(entry, weights_only=True)
-    assert blob["tensors"]["A"].dtype == torch.float16
+    assert blob["data"]["tensors"]["A"]["values"].dtype == torch.float16
 
 
 def test_bank_masks_shallow_architectures(space, bench):
@@ -137,9 +186,12 @@ def test_bank_masks_shallow_architectures(space, bench):
                           progress=False)
     assert isinstance(bank, InputBank)
     assert bank.layer_mask.tolist() == [[True, True, False, False], [True] * 4]
-    assert (bank.numel["W"][0, 2:] == 0).all()
+    blocks, layout = bank.stacked("W")
+    assert set(layout.tensor_layer[layout.tensor_arch == 0].tolist()) == {0, 1}
+    assert sum(b.shape[0] for b in blocks) == int(layout.tensor_rows.sum())
     sub = bank.subset([0])
-    assert sub.tensors["A"].shape == (1, 2, SMALL["max_elements"])
+    assert sub.layer_mask.shape == (1, 2) and sub.record_ids == [two.id]
+    assert bank.tensor_numel("W")[0] < bank.tensor_numel("W")[1]
 
 
 def test_capture_error_names_the_record(space, bench, tmp_path, monkeypatch):
@@ -167,6 +219,8 @@ def test_capture_requires_backward_and_taps(space, bench):
         cap.inputs()
     with pytest.raises(ValueError, match="max_elements"):
         TensorCapture(model, 0)
+    with pytest.raises(ValueError, match="min_rows"):
+        TensorCapture(model, 16, min_rows=0)
 
 
 def test_settings_validate_against_space(space):
@@ -187,15 +241,31 @@ def test_gpt2_capture_one_entry_per_layer_model_unchanged(rid):
     before = {k: v.clone() for k, v in model.state_dict().items()}
     hooks_before = _hook_count(model)
     inputs = capture_inputs(model, batch, "clm", max_elements=128, seed=0)
-    n_layer = record.config.n_layer
+    cfg = record.config
     for name in INPUT_NAMES:
-        assert inputs.tensors[name].shape == (n_layer, 128), name
-        assert torch.isfinite(inputs.tensors[name]).all(), name
+        assert all(torch.isfinite(t.rows).all() for t in inputs.tensors[name]), name
+    # the four Conv1D matrices per block, as (out, in): rows are output units with the fan-in
+    w = [t for t in inputs.tensors["W"] if t.layer == 0]
+    assert [t.name for t in w] == ["attn.c_attn.weight", "attn.c_proj.weight",
+                                   "mlp.c_fc.weight", "mlp.c_proj.weight"]
+    assert [(t.n_rows, t.row_len) for t in w] == [
+        (3 * cfg.d_model, cfg.d_model), (cfg.d_model, cfg.d_model),
+        (cfg.d_inner[0], cfg.d_model), (cfg.d_model, cfg.d_inner[0])]
     # the causal-LM loss gives real gradients (the "sum" objective would give ~0)
-    assert float(inputs.tensors["G"].abs().mean()) > 1e-6
-    heads = record.config.n_head
-    assert inputs.numel["S"].tolist() == [2 * h * 32 * 32 for h in heads]
-    assert inputs.numel["A"].tolist() == [2 * 32 * d for d in record.config.d_inner]
+    assert float(torch.cat([t.rows.reshape(-1) for t in inputs.tensors["G"]]).abs().mean()) \
+        > 1e-6
+    s = inputs.tensors["S"]
+    assert [sum(t.layer == i for t in s) for i in range(cfg.n_layer)] == list(cfg.n_head)
+    assert all((t.n_rows, t.row_len) == (2 * 32, 32) for t in s)
+    assert [t.row_len for t in inputs.tensors["A"]] == list(cfg.d_inner)
+    # the embedding side: tables and projections outside the blocks, each tied matrix once
+    we = inputs.tensors["WE"]
+    names = [t.name for t in we]
+    assert len(names) == len(set(names)) and "wpe.weight" in names
+    outside = introspect.outside_matrices(model, model.proxy_layers())
+    assert sum(t.numel for t in we) == sum(p.numel() for _, _, p in outside)
+    assert [t.name for t in inputs.tensors["GE"]] == names
+    assert [t.row_len for t in inputs.tensors["AE"]] == [cfg.d_model]
     assert _hook_count(model) == hooks_before
     assert all(p.grad is None for p in model.parameters())
     after = model.state_dict()

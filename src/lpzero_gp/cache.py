@@ -67,8 +67,7 @@ class CaptureSettings:
         return dataclasses.asdict(self)
 
 
-_CODE = ("bank.py", "capture.py", "introspect.py", "collect.py", "text.py", "spaces/base.py",
-         "spaces/taps.py")
+_CODE = ("bank.py", "capture.py", "introspect.py", "text.py", "spaces/base.py", "spaces/taps.py")
 
 
 @functools.lru_cache(maxsize=None)

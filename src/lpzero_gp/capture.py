@@ -153,8 +153,8 @@ class TensorCapture:
 
     def _add_matrices(self, out, w_name: str, g_name: str, layer: int, matrices) -> None:
         for name, owner, param in matrices:
-            w = introspect.matrix_view(owner, param.detach())
-            g = introspect.matrix_view(owner, self._grads[id(param)].detach())
+            w = introspect.matrix_view(owner, param.detach(), name)
+            g = introspect.matrix_view(owner, self._grads[id(param)].detach(), name)
             pos = choose_rows(w.shape[0], w.shape[1], self.max_elements, self.min_rows,
                               row_generator(self.seed, w_name, layer, name))
             for key, full in ((w_name, w), (g_name, g)):
@@ -167,6 +167,25 @@ class TensorCapture:
                           row_generator(self.seed, kind, layer, name))
         kept = rows if pos is None else rows[pos]
         return TensorSketch(name, layer, kept.float().contiguous().clone(), int(rows.shape[0]))
+
+
+def sketch(full: Inputs, max_elements: int | None = DEFAULT_MAX_ELEMENTS, seed: int = 0,
+           min_rows: int = DEFAULT_MIN_ROWS) -> Inputs:
+    """The sketch of a full capture (``max_elements=None``): exactly what a capture with
+    ``max_elements`` and ``seed`` keeps (the same rows, W and G alike)."""
+    out = {}
+    for name, items in full.tensors.items():
+        stream = {"G": "W", "GE": "WE"}.get(name, name)
+        kept = []
+        for t in items:
+            if not t.exact:
+                raise ValueError(f"input {name}, tensor {t.name!r}: not a full capture")
+            pos = choose_rows(t.n_rows, t.row_len, max_elements, min_rows,
+                              row_generator(seed, stream, t.layer, t.name))
+            rows = t.rows if pos is None else t.rows[pos]
+            kept.append(TensorSketch(t.name, t.layer, rows.contiguous().clone(), t.n_rows))
+        out[name] = kept
+    return Inputs(out, full.n_layers, dict(full.meta))
 
 
 def capture_inputs(model: nn.Module, batch: dict[str, torch.Tensor], objective: str,

@@ -52,13 +52,14 @@ def taps(module: nn.Module, kind: str | None = None) -> list[Tap]:
                                                                     m.kind == kind)]
 
 
-def matrix_view(owner: nn.Module, param: torch.Tensor) -> torch.Tensor:
-    """A weight as (output units, fan-in): nn.Linear's (out, in) as is, GPT-2's Conv1D
-    (in, out) transposed, a convolution (out, in, k) as (out, in * k), a table (rows, dim)."""
+def matrix_view(owner: nn.Module, tensor: torch.Tensor, name: str = "weight") -> torch.Tensor:
+    """A weight (or its gradient) as (output units, fan-in): nn.Linear's (out, in) as is, GPT-2's
+    Conv1D (in, out) transposed, a convolution (out, in, k) as (out, in * k), a table
+    (rows, dim). ``name``: the parameter's name in ``owner``."""
     from transformers.pytorch_utils import Conv1D
-    if isinstance(owner, Conv1D) and param is owner.weight:
-        return param.t()
-    return param.reshape(param.shape[0], -1)
+    if isinstance(owner, Conv1D) and name.rsplit(".", 1)[-1] == "weight":
+        return tensor.t()
+    return tensor.reshape(tensor.shape[0], -1)
 
 
 def layer_matrices(layer: nn.Module) -> list[tuple[str, nn.Module, nn.Parameter]]:

@@ -37,7 +37,15 @@ from deap import gp
 from .bank import InputBank
 from .language import REGISTRY, Primitive, interpret
 from .language.proxy import CONSTANT_RTOL
-from .language.probe import probe_value, value_tensor as _values
+from .language.probe import PROBE_MASK, probe_value, value_tensor
+
+
+def _values(v) -> torch.Tensor:
+    """Every number of a probe value, flattened; a per-layer scalar (N, L) without its padding
+    layers (they hold NaN by design, and would make every comparison fail)."""
+    if isinstance(v, torch.Tensor) and v.ndim == 2:
+        return v[PROBE_MASK].double()
+    return value_tensor(v)
 
 
 # -- facts measured on each primitive's implementation ---------------------------------------

@@ -30,7 +30,7 @@ import sympy as sp
 import torch
 
 from . import ops
-from .probe import PROBE_MASK, clone_value, probe_value, same_value
+from .probe import PROBE_LAYOUT, PROBE_MASK, clone_value, probe_value, same_value
 from .symbolic import SYMBOLS, make_function
 from .types import (PLACEHOLDERS, SCALAR_DTYPE, Each, EachValue, Pooled, Scalar, ScalarL,
                     Tensor, TensorValue)
@@ -325,6 +325,10 @@ def _check_output(prim: Primitive, out, args) -> list[str]:
     elif ret is Each:
         if not isinstance(out, EachValue) or out.values.dtype != SCALAR_DTYPE:
             return [f"returns {type(out).__name__}, not float64 per-tensor values"]
+        count = len(PROBE_LAYOUT.tensor_arch)
+        if tuple(out.values.shape) != (count,):
+            return [f"returns per-tensor values of shape {tuple(out.values.shape)}, expected "
+                    f"({count},): one value per tensor"]
         valid = out.values
     else:
         n, layers = PROBE_MASK.shape

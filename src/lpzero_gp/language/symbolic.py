@@ -14,6 +14,7 @@ invalid for x < 0.
 from __future__ import annotations
 
 import sympy as sp
+from sympy.printing.latex import LatexPrinter
 from sympy.printing.precedence import PRECEDENCE
 
 from ..bank import INPUTS
@@ -50,6 +51,19 @@ class LanguageFunction(sp.Function):
         out = prettyForm(*stringPict.next(name, args), binding=prettyForm.FUNC)
         out.prettyFunc, out.prettyArgs = name, args
         return out
+
+
+class LanguageLatexPrinter(LatexPrinter):
+    r"""SymPy's LaTeX printer, bracketing an open-ended operator of the language (a template
+    ending with its argument: ``\max_{l} x``, ``\sum_{m} x``) that is a factor of a product
+    other than the last, as SymPy does for its own ``Sum``: ``\left(\max_{l} x\right)
+    \max_{l} y``, not ``\max_{l} x \max_{l} y`` (which reads max_l (x max_l y))."""
+
+    def _needs_mul_brackets(self, expr, first=False, last=False) -> bool:
+        if (not last and isinstance(expr, LanguageFunction)
+                and expr.latex_template.rstrip().endswith("{0}")):
+            return True
+        return super()._needs_mul_brackets(expr, first=first, last=last)
 
 
 def make_function(name: str, latex: str, kind: str, *, wrap_argument: bool = False,

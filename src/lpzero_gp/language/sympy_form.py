@@ -34,7 +34,7 @@ def _build(tree) -> sp.Basic:
 
 
 def to_latex(expr: sp.Basic) -> str:
-    return sp.latex(expr)
+    return symbolic.LanguageLatexPrinter().doprint(expr)
 
 
 def to_pretty(expr: sp.Basic) -> str:

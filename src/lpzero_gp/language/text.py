@@ -118,10 +118,14 @@ class _Parser:
         got = " and ".join(describe(t) for t in types)
         groups = {getattr(t, "group", None) for t in types} - {None}
         if len(types) == 2 and len(groups) == 2:
-            return (f"type error: {name} pairs elements of two tensors, but it got {got}: "
+            pairs, first, arg, base = "elements of two tensors", "reduce", "t_mean(.)", name
+            if name.startswith("v_"):  # per-tensor values: already reduced, pool them instead
+                pairs, first, arg, base = "the values of two inputs tensor by tensor", "pool", \
+                    ".", name[2:]
+            return (f"type error: {name} pairs {pairs}, but it got {got}: "
                     f"different inputs are not aligned (only W and G, and WE and GE, share "
-                    f"tensors and rows); reduce each first, e.g. l_{name}(pool_mean(t_mean(.)), "
-                    f"pool_mean(t_mean(.)))")
+                    f"tensors and rows); {first} each first, e.g. l_{base}(pool_mean({arg}), "
+                    f"pool_mean({arg}))")
         wanted = " or ".join(
             "(" + ", ".join(describe(t) for t in v.args) + ")"
             for v in self.language.variants[name][:3])
