@@ -88,7 +88,7 @@ def test_statistics_and_found_proxies(flexibert, tmp_path):
     sub = bench.subset(limit=12)
     found = tmp_path / "experiments" / "flexibert"
     found.mkdir(parents=True)
-    proxy = Proxy.parse("layer_sum(t_mean(square(H)))", "default")
+    proxy = Proxy.parse("layer_sum(pool_mean(t_mean(square(H))))", "default")
     (found / "found.json").write_text(json.dumps(proxy.to_json()))
     settings = _small_settings(variant="reference", objective="mlm")
     columns = collect_columns(space, sub, settings, hand_designed=[], in_language=[],

@@ -23,7 +23,7 @@ def _run_json(capsys, *args):
 
 
 def test_evaluate_json_matches_scipy(tmp_path, capsys):
-    formula = "layer_sum(t_fro(W))"
+    formula = "layer_sum(pool_sum(t_fro(W)))"
     out = _run_json(capsys, "--space", "flexibert", "--proxy", formula, "--limit",
                     str(N_RECORDS), "--cache-dir", str(tmp_path), *SMALL)
     assert {"kendall_tau", "spearman_rho", "n"} <= set(out)
@@ -55,26 +55,26 @@ def test_evaluate_any_file_in_published_format(tmp_path, capsys, data_dir):
     raw = json.loads((data_dir / nasbench_bert.DEFAULT_FILE).read_text())
     subset = tmp_path / "mine.json"
     subset.write_text(json.dumps(raw[10:15]))
-    out = _run_json(capsys, "--benchmark", str(subset), "--proxy", "layer_sum(t_fro(W))",
+    out = _run_json(capsys, "--benchmark", str(subset), "--proxy", "layer_sum(pool_sum(t_fro(W)))",
                     "--cache-dir", str(tmp_path / "cache"), *SMALL)
     assert out["n_records"] == 5 and out["benchmark"] == str(subset)
 
 
 def test_invalid_records_are_counted_not_scored(tmp_path, capsys):
     # log of a signed tensor is NaN: every record is invalid, and no figure is made up
-    out = _run_json(capsys, "--proxy", "layer_mean(t_mean(log(J)))", "--limit", "4",
+    out = _run_json(capsys, "--proxy", "layer_mean(pool_mean(t_mean(log(J))))", "--limit", "4",
                     "--cache-dir", str(tmp_path), *SMALL)
     assert out["valid"] is False and out["n_invalid"] == 4
     assert out["kendall_tau"] is None and "non-finite" in out["reason"]
 
 
 def test_typo_points_at_the_token(tmp_path, capsys):
-    code = main(["evaluate", "--proxy", "layer_mean(t_mean(squre(H)))", "--limit", "3",
+    code = main(["evaluate", "--proxy", "layer_mean(pool_mean(t_mean(squre(H))))", "--limit", "3",
                  "--cache-dir", str(tmp_path), *SMALL])
     err = capsys.readouterr().err
     assert code == 2
     assert "squre" in err and "did you mean 'square'" in err
-    assert "layer_mean(t_mean(squre(H)))\n" in err and "^^^^^" in err
+    assert "layer_mean(pool_mean(t_mean(squre(H))))\n" in err and "^^^^^" in err
 
 
 def test_show_prints_formula_sympy_and_latex(capsys):
@@ -87,7 +87,7 @@ def test_show_prints_formula_sympy_and_latex(capsys):
 
 def test_show_reads_json_file(tmp_path, capsys):
     path = tmp_path / "p.json"
-    path.write_text(json.dumps(Proxy.parse("layer_sum(t_fro(W))").to_json()))
+    path.write_text(json.dumps(Proxy.parse("layer_sum(pool_sum(t_fro(W)))").to_json()))
     assert main(["show", "--proxy", str(path), "--latex"]) == 0
     assert r"\sum_{l=1}^{L} \left\lVert W_{l} \right\rVert_F" in capsys.readouterr().out
     assert main(["show", "--proxy", str(tmp_path / "absent.json")]) == 2

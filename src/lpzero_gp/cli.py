@@ -27,15 +27,19 @@ def _add_capture_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--seq-len", type=int, help="tokens per row (default: the space's)")
     p.add_argument("--objective", help="backward objective (flexibert: mlm, sum; gpt2: clm, sum)")
-    p.add_argument("--max-elements", type=int, help="sampled elements per input and layer")
+    p.add_argument("--max-elements", type=int, help="elements kept per tensor, as whole rows "
+                   "(default 2048; the rows of a tensor are sampled, each row kept whole)")
     p.add_argument("--text", help="a UTF-8 text file (default: pydoc_data.topics)")
     p.add_argument("--float16", action="store_true", help="store the cache in float16")
     _add_data_options(p)
 
 
 def settings_from_args(args):
+    from .bank import DEFAULT_MAX_ELEMENTS
     from .cache import CaptureSettings
-    from .capture import DEFAULT_MAX_ELEMENTS
+    if args.max_elements is not None and args.max_elements < 1:
+        raise LpzeroError(f"--max-elements must be a positive number of elements, got "
+                          f"{args.max_elements}")
     return CaptureSettings(batch_size=args.batch_size, seq_len=args.seq_len, seed=args.seed,
                            objective=args.objective, variant=args.variant,
                            max_elements=args.max_elements or DEFAULT_MAX_ELEMENTS,
@@ -72,9 +76,21 @@ def cmd_capture(args) -> int:
     return 0
 
 
-def load_proxy(text: str, language: str | None):
-    """A proxy from a JSON file path or a formula string."""
+def load_proxy(text: str, language: str | None, space: str | None = None):
+    """A proxy from a JSON file path, ``published:lpzero`` (LPZero's published proxy of
+    ``space``) or a formula string."""
     from .language import Proxy
+    if text.startswith("published:"):
+        from .baselines.in_language import published_proxy
+        name = text.split(":", 1)[1]
+        if name != "lpzero":
+            raise LpzeroError(f"unknown published proxy {name!r}: known: published:lpzero")
+        if space is None:
+            raise LpzeroError("published:lpzero needs a search space (--space)")
+        try:
+            return published_proxy(space).proxy()
+        except ValueError as exc:
+            raise LpzeroError(str(exc)) from None
     path = Path(text)
     if text.endswith(".json") or path.is_file():
         if not path.is_file():
@@ -89,7 +105,9 @@ def evaluation_summary(proxy, bank) -> dict:
     result = proxy.evaluate(bank)
     out = {"formula": str(proxy), "language": proxy.language.name, "n_records": len(bank),
            "n_invalid": len(result.invalid_records), "valid": result.valid,
-           "reason": result.reason}
+           "reason": result.reason,
+           "scores": {rid: (float(v) if np.isfinite(v) else None)
+                      for rid, v in zip(bank.record_ids, result.scores)}}
     finite = np.isfinite(result.scores)
     if finite.sum() >= 3 and np.ptp(result.scores[finite]) > 0:
         corr = correlations(result.scores[finite], bank.quality[finite])
@@ -101,13 +119,13 @@ def evaluation_summary(proxy, bank) -> dict:
 
 
 def cmd_evaluate(args) -> int:
-    proxy = load_proxy(args.proxy, args.language)
+    proxy = load_proxy(args.proxy, args.language, args.space)
     space, bench, bank = bank_from_args(args, progress=not args.json)
     out = evaluation_summary(proxy, bank)
     out.update(space=space.name, benchmark=bench.source, label=bench.label_name)
     if args.json:
         print(json.dumps(out, indent=2))
-        return 0
+        return 0 if out["kendall_tau"] is not None else 1
     print(f"proxy    {out['formula']}")
     print(f"records  {out['n_records']} of {bench.source} ({bench.label_name}, "
           f"{'higher' if bench.higher_is_better else 'lower'} is better; figures use the "
@@ -123,7 +141,7 @@ def cmd_evaluate(args) -> int:
 
 def cmd_show(args) -> int:
     from .language import show_text
-    proxy = load_proxy(args.proxy, args.language)
+    proxy = load_proxy(args.proxy, args.language, getattr(args, "space", None))
     print(show_text(proxy, simplify=args.simplify, latex=args.latex))
     return 0
 
@@ -139,7 +157,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("evaluate", help="rank correlation of a proxy against the labels")
     _add_capture_options(p)
-    p.add_argument("--proxy", required=True, help="a formula, or a JSON file written by search")
+    p.add_argument("--proxy", required=True, help="a formula, a JSON file written by search, or "
+                   "published:lpzero (LPZero's published proxy of the space)")
     p.add_argument("--language", help="primitive set of a formula string (default: default)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_evaluate)
@@ -147,6 +166,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("show", help="print a proxy, its SymPy form and its LaTeX")
     p.add_argument("--proxy", required=True)
     p.add_argument("--language")
+    p.add_argument("--space", choices=("flexibert", "gpt2"),
+                   help="the space of a published:lpzero proxy")
     p.add_argument("--simplify", action="store_true")
     p.add_argument("--latex", action="store_true")
     p.set_defaults(func=cmd_show)

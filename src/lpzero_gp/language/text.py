@@ -14,7 +14,7 @@ import re
 from ..errors import FormulaError
 from ..bank import INPUT_NAMES
 from .registry import REGISTRY
-from .types import Scalar, describe
+from .types import Scalar, describe, is_each
 
 _TOKEN = re.compile(r"\s*(?:(?P<name>[A-Za-z_][A-Za-z0-9_]*)|(?P<punct>[(),])|(?P<bad>\S))")
 
@@ -129,7 +129,12 @@ class _Parser:
         wanted = " or ".join(
             "(" + ", ".join(describe(t) for t in v.args) + ")"
             for v in self.language.variants[name][:3])
-        return f"type error: {name} takes {wanted}, got {got}"
+        hint = ""
+        if any(is_each(t) for t in types) and not any(
+                is_each(t) for v in self.language.variants[name] for t in v.args):
+            hint = ("; pool the layer's tensors first (pool_mean, pool_wmean, pool_sum, "
+                    "pool_max, pool_min), or use a v_ operation on per-tensor values")
+        return f"type error: {name} takes {wanted}, got {got}{hint}"
 
     def parse(self) -> list:
         if not self.toks:

@@ -1,0 +1,393 @@
+"""How well the whole-row sketch estimates a formula's score: every depth-2 formula on the full
+tensors against the same formula on sketches of them.
+
+A *depth-2 formula* reads one input ``X``, applies one tensor -> tensor unary primitive ``p``
+(``identity`` included), one reduction ``r`` (tensor -> one value per tensor), and pools::
+
+    layer_mean(pool_mean(r(p(X))))     X a layer-level input (A, H, S, W, G, J)
+    pool_mean(r(p(X)))                 X a model-level input (WE, GE, AE)
+
+The primitives come from :data:`~lpzero_gp.language.registry.REGISTRY` (every primitive with
+signature ``(Tensor,) -> Tensor``, resp. ``(Tensor,) -> Each``), so a primitive registered later
+is covered without touching this module. The formulas are parsed in :func:`estimator_language`:
+the ``default`` language's inputs with *every* registered primitive (``default`` itself leaves
+out ``identity``, for one).
+
+:func:`compare` evaluates each formula on a bank of full captures (``max_elements=None``) and on
+a bank of sketches of the same tensors (:func:`sketch_bank`, i.e. :func:`lpzero_gp.capture.sketch`
+per architecture) and gives, per formula, a :class:`ComparisonRow`:
+
+- validity on each bank (and the reason when invalid);
+- per architecture the relative error ``|sketch - full| / |full|``: its median and maximum;
+- Spearman's rho across architectures between the sketch's and the full scores;
+- the *signal-to-noise ratio* ``snr = spread / noise``: ``spread`` is the standard deviation of
+  the full scores across architectures, ``noise`` the sketch's sampling error, the RMS over
+  architectures of ``sketch - full`` measured on *independent* sketches (other sketch seeds,
+  ``noise_banks``), so the figure that decides whether a ranking is determined by the tensors
+  is not computed from the very sketch whose ranking it judges. Without ``noise_banks`` the
+  compared sketch itself is used (``noise_source`` says which).
+
+:func:`estimator_table` summarises the rows per primitive (the median over its combinations of
+the per-formula median relative error): the *estimator table*; :func:`markdown_table` prints it.
+"""
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass
+from typing import Iterable, Iterator, Sequence
+
+import numpy as np
+import torch
+from deap import gp
+
+from .bank import (DEFAULT_MAX_ELEMENTS, DEFAULT_MIN_ROWS, INPUT_NAMES, INPUTS, InputBank,
+                   Inputs)
+from .capture import sketch
+from .language.primitive_set import Language, Limits, load_language
+from .language.proxy import ProxyResult, score_status
+from .language.registry import REGISTRY
+from .language.types import Each, Tensor, TensorValue
+
+
+def tensor_ops() -> tuple[str, ...]:
+    """Every registered unary tensor -> tensor primitive (elementwise and row operations)."""
+    return tuple(n for n, p in REGISTRY.items() if p.args == (Tensor,) and p.ret is Tensor)
+
+
+def reductions() -> tuple[str, ...]:
+    """Every registered reduction of a tensor to one value per tensor."""
+    return tuple(n for n, p in REGISTRY.items() if p.args == (Tensor,) and p.ret is Each)
+
+
+@functools.lru_cache(maxsize=None)
+def _language(inputs: tuple[str, ...], names: tuple[str, ...]) -> Language:
+    limits = Limits(min_depth=0, max_depth=9, max_nodes=25, init_max_depth=7)
+    return Language("default+all", None, {n: 1.0 for n in inputs}, {n: 1.0 for n in names},
+                    limits, description="the default language's inputs with every registered "
+                                        "primitive (estimator tests)")
+
+
+def estimator_language() -> Language:
+    """The ``default`` language's inputs with every registered primitive (weight 1 each).
+
+    Built anew whenever the registry has grown (cached per registry content).
+    """
+    default = load_language("default")
+    return _language(tuple(default.inputs), tuple(REGISTRY))
+
+
+@dataclass(frozen=True)
+class Formula:
+    """One depth-2 formula: ``input``, unary tensor operation ``op``, ``reduction``, ``text``."""
+
+    input: str
+    op: str
+    reduction: str
+    text: str
+
+    @property
+    def level(self) -> str:
+        return INPUTS[self.input].level
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def formula_text(x: str, op: str, reduction: str) -> str:
+    inner = f"pool_mean({reduction}({op}({x})))"
+    return f"layer_mean({inner})" if INPUTS[x].level == "layer" else inner
+
+
+def _input_names(inputs) -> tuple[str, ...]:
+    if inputs is None:
+        return INPUT_NAMES
+    if isinstance(inputs, InputBank):
+        return tuple(inputs.names)
+    if isinstance(inputs, Inputs):
+        return tuple(inputs.tensors)
+    if isinstance(inputs, str):
+        return (inputs,)
+    return tuple(inputs)
+
+
+def depth2_formulas(inputs: "Sequence[str] | InputBank | Inputs | None" = None
+                    ) -> Iterator[Formula]:
+    """Every depth-2 combination (input, tensor op, reduction), input-major then op-major (the
+    order :func:`evaluate_formulas` reuses ``op(input)`` in). ``inputs``: input names, or a
+    bank / captured inputs (their inputs); default every input."""
+    for x in _input_names(inputs):
+        if x not in INPUTS:
+            raise ValueError(f"unknown input {x!r}; known: {', '.join(INPUT_NAMES)}")
+        for op in tensor_ops():
+            for r in reductions():
+                yield Formula(x, op, r, formula_text(x, op, r))
+
+
+# -- evaluation, sharing subtrees ------------------------------------------------------------
+
+
+def _subtrees(tree) -> list[tuple[int, int]]:
+    """(start, end) of every node's subtree in the prefix list."""
+    out, ends = [], [0] * len(tree)
+    for i in range(len(tree) - 1, -1, -1):
+        j = i + 1
+        for _ in range(tree[i].arity):
+            j = ends[j]
+        ends[i] = j
+    for i in range(len(tree)):
+        out.append((i, ends[i]))
+    return out
+
+
+def evaluate_formulas(formulas: Iterable, bank: InputBank, language: Language | None = None
+                      ) -> dict[str, ProxyResult]:
+    """``{text: ProxyResult}`` of every formula on ``bank``: the same computation as
+    :meth:`Proxy.evaluate <lpzero_gp.language.proxy.Proxy.evaluate>` (the primitives' own
+    functions, the bank's stacked blocks), sharing a subtree between consecutive formulas
+    (``op(X)`` across the reductions) and keeping no more than one formula's subtrees."""
+    language = language or estimator_language()
+    mask = bank.layer_mask
+    cache: dict[str, object] = {}
+    out: dict[str, ProxyResult] = {}
+    for f in formulas:
+        text = str(f)
+        tree = language.parse(text)
+        spans = _subtrees(tree)
+        keys = [str(gp.PrimitiveTree(tree[a:b])) for a, b in spans]
+        for k in [k for k in cache if k not in keys]:
+            del cache[k]
+        with torch.no_grad():
+            for i in range(len(tree) - 1, -1, -1):
+                if keys[i] in cache:
+                    continue
+                node = tree[i]
+                if isinstance(node, gp.Terminal):
+                    cache[keys[i]] = TensorValue(*bank.stacked(node.value))
+                    continue
+                prim = language.primitives[node.name]
+                args, j = [], i + 1
+                for _ in range(node.arity):
+                    args.append(cache[keys[j]])
+                    j = spans[j][1]
+                cache[keys[i]] = (prim.fn(mask, *args) if prim.kind == "aggregation"
+                                  else prim.fn(*args))
+        raw = cache[keys[0]].to(torch.float64).numpy()
+        out[text] = score_status(raw, list(bank.record_ids))
+    return out
+
+
+# -- sketches of a full bank -------------------------------------------------------------------
+
+
+def sketch_bank(full: InputBank, max_elements: int | None = DEFAULT_MAX_ELEMENTS,
+                seed: int = 0, min_rows: int = DEFAULT_MIN_ROWS) -> InputBank:
+    """The bank a capture with ``max_elements``/``seed``/``min_rows`` would have given: every
+    architecture's full tensors sketched (:func:`lpzero_gp.capture.sketch`)."""
+    inputs = [sketch(i, max_elements, seed, min_rows) for i in full.inputs]
+    return InputBank.from_inputs(inputs, full.record_ids, full.quality)
+
+
+# -- comparison --------------------------------------------------------------------------------
+
+
+@dataclass
+class ComparisonRow:
+    """One formula on the full tensors and on a sketch (see the module docstring)."""
+
+    formula: str
+    input: str
+    op: str
+    reduction: str
+    valid_full: bool
+    valid_sketch: bool
+    reason_full: str | None
+    reason_sketch: str | None
+    rel_err_median: float      # over architectures, |sketch - full| / |full|
+    rel_err_max: float
+    spearman: float            # sketch vs full scores across architectures
+    spread: float              # std of the full scores across architectures
+    noise: float               # RMS of sketch - full (independent sketches when given)
+    snr: float                 # spread / noise (inf when the sketch is exact)
+    noise_source: str          # "independent sketches (n)" or "this sketch"
+    full_scores: np.ndarray
+    sketch_scores: np.ndarray
+
+    @property
+    def valid_both(self) -> bool:
+        return self.valid_full and self.valid_sketch
+
+    @property
+    def agree(self) -> bool:
+        return self.valid_full == self.valid_sketch
+
+    @property
+    def full_cv(self) -> float:
+        """Spread of the full scores relative to their size: std / mean|score|."""
+        scale = float(np.mean(np.abs(self.full_scores)))
+        return self.spread / scale if scale > 0 else math.nan
+
+
+def _spearman(x: np.ndarray, y: np.ndarray) -> float:
+    if len(x) < 2 or np.ptp(x) == 0 or np.ptp(y) == 0:
+        return math.nan
+    rx = _ranks(x)
+    ry = _ranks(y)
+    return float(np.corrcoef(rx, ry)[0, 1])
+
+
+def _ranks(x: np.ndarray) -> np.ndarray:
+    """Average ranks (ties share their mean rank)."""
+    order = np.argsort(x, kind="mergesort")
+    ranks = np.empty(len(x), dtype=np.float64)
+    ranks[order] = np.arange(len(x), dtype=np.float64)
+    for v in np.unique(x):
+        tie = x == v
+        if tie.sum() > 1:
+            ranks[tie] = ranks[tie].mean()
+    return ranks
+
+
+def compare(full_bank: InputBank, sketch_bank: InputBank,
+            formulas: Iterable | None = None, noise_banks: Sequence[InputBank] = (),
+            full_results: dict[str, ProxyResult] | None = None) -> list[ComparisonRow]:
+    """One :class:`ComparisonRow` per formula (default: every depth-2 formula of the bank's
+    inputs) comparing ``sketch_bank`` with ``full_bank`` (same architectures, same order).
+
+    ``noise_banks``: other sketches of the same tensors (other seeds) to measure the sampling
+    error independently of ``sketch_bank``; ``full_results``: the full bank's results when
+    already computed (:func:`evaluate_formulas`)."""
+    if list(full_bank.record_ids) != list(sketch_bank.record_ids):
+        raise ValueError("the full and sketch banks hold other architectures")
+    for nb in noise_banks:
+        if list(nb.record_ids) != list(full_bank.record_ids):
+            raise ValueError("a noise bank holds other architectures than the full bank")
+    formulas = list(depth2_formulas(full_bank) if formulas is None else formulas)
+    full = full_results if full_results is not None else evaluate_formulas(formulas, full_bank)
+    sk = evaluate_formulas(formulas, sketch_bank)
+    others = [evaluate_formulas(formulas, nb) for nb in noise_banks]
+    rows = []
+    for f in formulas:
+        text = str(f)
+        x, op, r = _parts(f)
+        a, b = full[text], sk[text]
+        fs, ss = a.scores, b.scores
+        both = np.isfinite(fs) & np.isfinite(ss)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rel = np.abs(ss - fs)[both] / np.abs(fs)[both]
+        rel = rel[~np.isnan(rel)]  # 0 / 0: both exactly zero
+        spread = float(np.std(fs)) if np.isfinite(fs).all() else math.nan
+        if others:
+            errs = [o[text].scores - fs for o in others]
+            source = f"independent sketches ({len(others)})"
+        else:
+            errs = [ss - fs]
+            source = "this sketch"
+        err = np.concatenate(errs)
+        noise = float(np.sqrt(np.mean(err ** 2))) if np.isfinite(err).all() else math.nan
+        if math.isnan(noise) or math.isnan(spread):
+            snr = math.nan
+        elif noise == 0:
+            snr = math.inf if spread > 0 else math.nan
+        else:
+            snr = spread / noise
+        rho = _spearman(fs, ss) if both.all() else math.nan
+        rows.append(ComparisonRow(
+            text, x, op, r, a.valid, b.valid, a.reason, b.reason,
+            float(np.median(rel)) if rel.size else math.nan,
+            float(np.max(rel)) if rel.size else math.nan,
+            rho, spread, noise, snr, source, fs, ss))
+    return rows
+
+
+def _parts(f) -> tuple[str, str, str]:
+    if isinstance(f, Formula):
+        return f.input, f.op, f.reduction
+    names = str(f).replace("(", " ").replace(")", " ").split()
+    if names[0] == "layer_mean":
+        names = names[1:]
+    # pool_mean, reduction, op, input
+    return names[3], names[2], names[1]
+
+
+# -- the estimator table -----------------------------------------------------------------------
+
+
+@dataclass
+class PrimitiveSummary:
+    """The combinations of one primitive (as ``kind`` "op" or "reduction", or an "input")."""
+
+    name: str
+    kind: str
+    combinations: int
+    valid_both: int
+    disagree: int              # valid on one bank only
+    rel_err_median: float      # median over its valid combinations of their median rel. error
+    rel_err_p90: float         # 90th percentile of the same
+    rel_err_max: float         # largest per-architecture relative error seen
+    rho_min: float             # smallest Spearman rho among its valid combinations
+    snr_median: float
+
+
+def estimator_table(rows: Sequence[ComparisonRow], kinds: Sequence[str] = ("op", "reduction")
+                    ) -> list[PrimitiveSummary]:
+    """Per primitive (tensor operation, reduction; optionally ``"input"``) the summary of its
+    combinations: the estimator table."""
+    out = []
+    for kind in kinds:
+        attr = {"op": "op", "reduction": "reduction", "input": "input"}[kind]
+        names = list(dict.fromkeys(getattr(r, attr) for r in rows))
+        for name in names:
+            mine = [r for r in rows if getattr(r, attr) == name]
+            ok = [r for r in mine if r.valid_both]
+            med = np.array([r.rel_err_median for r in ok if not math.isnan(r.rel_err_median)])
+            mx = np.array([r.rel_err_max for r in ok if not math.isnan(r.rel_err_max)])
+            rho = np.array([r.spearman for r in ok if not math.isnan(r.spearman)])
+            snr = np.array([r.snr for r in ok if not math.isnan(r.snr)])
+            out.append(PrimitiveSummary(
+                name, kind, len(mine), len(ok), sum(not r.agree for r in mine),
+                float(np.median(med)) if med.size else math.nan,
+                float(np.quantile(med, 0.9)) if med.size else math.nan,
+                float(np.max(mx)) if mx.size else math.nan,
+                float(np.min(rho)) if rho.size else math.nan,
+                float(np.median(snr)) if snr.size else math.nan))
+    return out
+
+
+def _g(x: float, digits: int = 2) -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "--"
+    if math.isinf(x):
+        return "inf"
+    if x == 0:
+        return "0"
+    return f"{x:.{digits}g}" if abs(x) < 1e4 else f"{x:.1e}"
+
+
+def markdown_table(summary: Sequence[PrimitiveSummary]) -> str:
+    """The estimator table in Markdown."""
+    lines = ["| primitive | kind | combinations | valid on both | validity differs | "
+             "median rel. error | p90 rel. error | max rel. error | min rho | median SNR |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for s in summary:
+        lines.append(f"| `{s.name}` | {s.kind} | {s.combinations} | {s.valid_both} | "
+                     f"{s.disagree} | {_g(s.rel_err_median)} | {_g(s.rel_err_p90)} | "
+                     f"{_g(s.rel_err_max)} | {_g(s.rho_min, 3)} | {_g(s.snr_median)} |")
+    return "\n".join(lines)
+
+
+def markdown_rows(rows: Sequence[ComparisonRow]) -> str:
+    """Formula rows in Markdown (for the worst combinations)."""
+    lines = ["| formula | valid full / sketch | median rel. error | max rel. error | rho | "
+             "spread (std) | noise (RMS) | SNR |", "|---|---|---:|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        lines.append(f"| `{r.formula}` | {'yes' if r.valid_full else 'no'} / "
+                     f"{'yes' if r.valid_sketch else 'no'} | {_g(r.rel_err_median)} | "
+                     f"{_g(r.rel_err_max)} | {_g(r.spearman, 3)} | {_g(r.spread)} | "
+                     f"{_g(r.noise)} | {_g(r.snr)} |")
+    return "\n".join(lines)
+
+
+__all__ = ["Formula", "ComparisonRow", "PrimitiveSummary", "tensor_ops", "reductions",
+           "estimator_language", "depth2_formulas", "formula_text", "evaluate_formulas",
+           "sketch_bank", "compare", "estimator_table", "markdown_table", "markdown_rows"]
