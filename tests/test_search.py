@@ -275,11 +275,42 @@ def test_cli_search_then_evaluate_found_json(tmp_path, capsys):
     assert found["formula"] in printed and "latex" in printed
     assert "LPZero (published)" in printed and "layers_then_hidden" in printed
 
-    code = cli.main(["evaluate", "--proxy", str(out / "found.json"), *CAPTURE_ARGS])
+    # the records and capture settings of the search come from found.json
+    code = cli.main(["evaluate", "--proxy", str(out / "found.json")])
     printed = capsys.readouterr().out
     assert code == 0
     assert "Kendall tau" in printed and f"n = {N_RECORDS}" in printed
-    assert f"{found['figures']['all_spearman_rho']:+.3f}" in printed
+    assert f"{found['figures']['spearman_rho']:+.3f}" in printed
+    assert "stored   match" in printed and "DIFFER" not in printed
+    for name in ("search", "validation", "test"):
+        f = found["split_figures"][name]
+        assert f"  {name:11s} n = {f['n']:4d}   Kendall tau  {f['kendall_tau']:+.3f}" in printed
+
+    code = cli.main(["evaluate", "--proxy", str(out / "found.json"), "--json"])
+    recomputed = json.loads(capsys.readouterr().out)
+    assert code == 0 and recomputed["splits_match"] is True
+    for name in ("search", "validation", "test"):
+        for key in ("kendall_tau", "spearman_rho"):
+            assert recomputed["splits"][name][key] == pytest.approx(
+                found["split_figures"][name][key], abs=1e-6)
+        assert recomputed["splits"][name]["n"] == found["split_figures"][name]["n"]
+
+    code = cli.main(["evaluate", "--proxy", str(out / "found.json"), *CAPTURE_ARGS])
+    assert code == 0 and "splits   not recomputed: --records/--limit" in capsys.readouterr().out
+
+    edited = dict(found, split_figures={**found["split_figures"],
+                                        "test": {**found["split_figures"]["test"],
+                                                 "kendall_tau": 0.123}})
+    (tmp_path / "edited.json").write_text(json.dumps(edited))
+    assert cli.main(["evaluate", "--proxy", str(tmp_path / "edited.json")]) == 0
+    assert "stored   DIFFER: test (kendall_tau" in capsys.readouterr().out
+
+    moved = json.loads(json.dumps(found))
+    moved["provenance"]["splits"]["test"] += ["no-such-record"]
+    (tmp_path / "moved.json").write_text(json.dumps(moved))
+    assert cli.main(["evaluate", "--proxy", str(tmp_path / "moved.json")]) == 2
+    err = capsys.readouterr().err
+    assert "no-such-record" in err and "not in" in err
 
 
 def test_experiment_config_parses():
