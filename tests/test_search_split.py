@@ -124,15 +124,28 @@ def test_split_fractions_key_and_the_retired_search_fraction(tmp_path):
         assert len(spec.search.split_fractions) == 3
 
 
+def _git(folder: Path, *args: str) -> str:
+    return subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args],
+                          cwd=folder, capture_output=True, text=True, check=True).stdout.strip()
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
 def test_git_commit_of_a_checkout_else_none(tmp_path, monkeypatch):
     assert provenance.git_commit(tmp_path) is None
     assert provenance.git_commit(tmp_path / "absent") is None
-    if shutil.which("git") and (REPO / ".git").exists():
-        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True,
-                              text=True).stdout.strip()
-        assert provenance.git_commit(REPO).split("-")[0] == head
+    repo = tmp_path / "repo"
+    (repo / "ignored").mkdir(parents=True)
+    _git(repo, "init", "-q")
+    (repo / ".gitignore").write_text("ignored/\n")
+    _git(repo, "add", ".gitignore")
+    _git(repo, "commit", "-q", "-m", "first")
+    head = _git(repo, "rev-parse", "HEAD")
+    assert provenance.git_commit(repo) == head
+    assert provenance.git_commit(repo / "ignored") is None  # e.g. an installed copy
+    (repo / "new.txt").write_text("x")
+    assert provenance.git_commit(repo) == f"{head}-dirty"
 
     def no_git(*args, **kwargs):
         raise FileNotFoundError("git")
     monkeypatch.setattr(subprocess, "run", no_git)
-    assert provenance.git_commit(REPO) is None
+    assert provenance.git_commit(repo) is None

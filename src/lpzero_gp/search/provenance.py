@@ -26,7 +26,8 @@ def _git(args: list[str], folder: Path) -> str | None:
 def git_commit(folder: str | os.PathLike | None = None) -> str | None:
     """The commit checked out in the git working tree holding ``folder`` (default: this
     package's source), suffixed ``-dirty`` when ``git status --porcelain`` lists anything;
-    ``None`` outside a git checkout or without git. Never raises."""
+    ``None`` outside a git checkout, where git tracks nothing in ``folder`` (an installed
+    copy inside some other repository's ignored folder), or without git. Never raises."""
     try:
         folder = Path(folder) if folder is not None else Path(__file__).resolve().parent
         if not folder.is_dir():
@@ -34,7 +35,7 @@ def git_commit(folder: str | os.PathLike | None = None) -> str | None:
     except OSError:
         return None
     commit = _git(["rev-parse", "HEAD"], folder)
-    if not commit:
+    if not commit or _git(["ls-files", "--error-unmatch", "."], folder) is None:
         return None
     status = _git(["status", "--porcelain"], folder)
     return f"{commit}-dirty" if status else commit
