@@ -96,7 +96,8 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--seq-len", type=int)
     parser.add_argument("--max-elements", type=int, default=DEFAULT_MAX_ELEMENTS)
-    parser.add_argument("--search-fraction", type=float, default=0.5)
+    parser.add_argument("--split-fractions", type=float, nargs=3, default=[0.4, 0.3, 0.3],
+                        metavar=("SEARCH", "VALIDATION", "TEST"))
     parser.add_argument("--fb-records", type=int, default=3,
                         help="records timed for forward+backward")
     parser.add_argument("--repeats", type=int, default=2)
@@ -139,7 +140,7 @@ def main() -> None:
 
     # 2. throughput with workers, RPS on, on the search split (and on the whole bank, to see
     # how the cost grows with the number of architectures)
-    split = make_split(bank, args.search_fraction, seed=0)
+    split = make_split(bank, args.split_fractions, seed=0)
     wall_search, pruned = pool_seconds(formulas, args.language, bank.subset(split.search),
                                        bank.subset(split.probes), args.workers)
     wall_all, _ = pool_seconds(formulas, args.language, bank, bank.subset(split.probes),
@@ -150,7 +151,7 @@ def main() -> None:
 
     # 3. paper-scale estimate on all records: wall time per candidate fitted as a + b * N
     n_all = len(bench)
-    n_search = round(args.search_fraction * n_all)
+    n_search = round(args.split_fractions[0] * n_all)
     slope = max(0.0, (wall_all - wall_search) / max(1, len(bank) - len(split.search)))
     offset = max(0.0, wall_search - slope * len(split.search))
     per_candidate_all = offset + slope * n_search

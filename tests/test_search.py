@@ -1,17 +1,23 @@
-"""Small real searches: result files, reproducibility across workers, resumption, CLI."""
+"""Small real searches: result files, provenance, the held-out test split, reproducibility
+across workers, resumption, CLI."""
 from __future__ import annotations
 
 import csv
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+import lpzero_gp
 from lpzero_gp import cli
 from lpzero_gp.errors import ConfigError, LpzeroError
 from lpzero_gp.language import Proxy
 from lpzero_gp.search import ablate_rps, load_spec, search
+from lpzero_gp.search import evaluate as evaluate_mod
 from lpzero_gp.search.checkpoint import load_checkpoint
+from lpzero_gp.search.found import read_found
+from lpzero_gp.search.provenance import git_commit
 
 REPO = Path(__file__).resolve().parents[1]
 N_RECORDS = 12
@@ -30,14 +36,21 @@ def run(tmp_path, name, **kw):
     return search("flexibert", out=tmp_path / name, **args)
 
 
+def read(out: Path, name: str):
+    return json.loads((out / name).read_text())
+
+
 def comparable(out: Path) -> dict:
-    """Everything a run decides (hall of fame, chosen proxy, log without timings, memo)."""
+    """Everything a run decides (split, hall of fame, chosen proxy, log without timings, memo;
+    the provenance but for the number of workers)."""
     log = [{k: v for k, v in json.loads(line).items() if k != "seconds"}
            for line in (out / "log.jsonl").read_text().splitlines()]
     memo = sorted((d["canonical"], d["status"], d["fitness"], d["rule"])
                   for d in map(json.loads, (out / "evaluations.jsonl").read_text().splitlines()))
-    return {"hof": json.loads((out / "hall_of_fame.json").read_text()),
-            "found": json.loads((out / "found.json").read_text()), "log": log, "memo": memo,
+    found = read(out, "found.json")
+    del found["provenance"]["config"]["workers"]
+    return {"split": read(out, "split.json"), "hof": read(out, "hall_of_fame.json"),
+            "found": found, "log": log, "memo": memo,
             "population": load_checkpoint(out).population}
 
 
@@ -50,9 +63,11 @@ def test_small_search_writes_every_result_file(tmp_path):
 
     found = Proxy.from_json(out / "found.json")
     assert str(found) == result.formula
-    assert found.figures["n"] == N_RECORDS
-    assert set(result.figures) == {"search", "validation", "all"}
-    assert result.figures["search"]["n"] + result.figures["validation"]["n"] == N_RECORDS
+    assert set(result.figures) == {"search", "validation", "test", "all"}
+    assert found.figures["n"] == result.figures["test"]["n"] == result.held_out["n"] > 0
+    assert found.figures["spearman_rho"] == found.figures["test_spearman_rho"]
+    assert found.figures["all_n"] == N_RECORDS
+    assert sum(result.figures[s]["n"] for s in ("search", "validation", "test")) == N_RECORDS
     assert -1.0 <= result.figures["all"]["spearman_rho"] <= 1.0
 
     hof = json.loads((out / "hall_of_fame.json").read_text())
@@ -84,16 +99,92 @@ def test_small_search_writes_every_result_file(tmp_path):
 
     split = json.loads((out / "split.json").read_text())
     assert set(split["probes"]) <= set(split["search"])
-    assert not set(split["search"]) & set(split["validation"])
+    ids = [set(split[s]) for s in ("search", "validation", "test")]
+    assert all(ids) and sum(map(len, ids)) == len(set.union(*ids)) == N_RECORDS
     config = json.loads((out / "config.json").read_text())
     assert config["search"]["seed"] == 3 and config["capture"]["batch_size"] == 2
+    assert config["search"]["split_fractions"] == [0.4, 0.3, 0.3]
     assert set(json.loads((out / "versions.json").read_text())) >= {"python", "torch", "deap",
                                                                     "lpzero_gp"}
     baselines = json.loads((out / "baselines.json").read_text())
     assert set(baselines["descriptors"]) == {"n_layers", "layers_then_hidden", "n_params"}
+    assert all(set(f) == {"search", "validation", "test", "all"}
+               for f in baselines["descriptors"].values())
+    assert baselines["headline_split"] == "test"
     assert baselines["published"]["spearman_rho"] == 0.748
     text = result.summary()
     assert result.formula in text and "0.748" in text and "n_layers" in text
+    assert "held out: the test split" in text
+
+
+def test_found_json_carries_provenance(tmp_path):
+    result = run(tmp_path, "run", generations=1)
+    out = result.out
+    found, split, config = read(out, "found.json"), read(out, "split.json"), read(out,
+                                                                                 "config.json")
+    prov = found["provenance"]
+    assert prov == config["provenance"] == result.provenance
+    assert prov["config"] == config["search"] and prov["config"]["seed"] == 3
+    assert prov["gp_seed"] == 3 and prov["split_seed"] == 3
+    assert prov["split_fractions"] == [0.4, 0.3, 0.3]
+    assert prov["capture"] == config["capture"]
+    assert prov["capture"]["batch_size"] == 2 and prov["capture"]["max_elements"] == 512
+    assert prov["lpzero_gp_version"] == lpzero_gp.__version__
+    assert prov["git_commit"] == git_commit()
+    memo = (out / "evaluations.jsonl").read_text().splitlines()
+    assert prov["evaluations"]["total"] == len(memo) == result.evaluations["total"]
+    assert prov["splits"] == {s: split[s] for s in ("search", "validation", "test")}
+    assert found["headline_split"] == "test"
+    assert set(found["split_figures"]) == {"search", "validation", "test", "all"}
+    assert found["split_figures"] == result.figures
+    reread = read_found(out / "found.json")
+    assert reread.splits == prov["splits"] and reread.headline_split == "test"
+
+
+def test_nothing_in_the_search_reads_the_test_split(tmp_path, monkeypatch):
+    """The evaluator sees the search split only (probes and subsets included), and negating
+    the labels of the test records changes the test figures and nothing else."""
+    seen = []
+    real_init = evaluate_mod.Evaluator.__init__
+
+    def spy(self, spec):
+        seen.append((list(spec.bank.record_ids), list(spec.probe_bank.record_ids),
+                     spec.subsets))
+        real_init(self, spec)
+    monkeypatch.setattr(evaluate_mod.Evaluator, "__init__", spy)
+    plain = run(tmp_path, "plain", config={"subsets": 2, "subset_fraction": 0.8})
+    split = read(plain.out, "split.json")
+    assert len(seen) == 1
+    bank_ids, probe_ids, subsets = seen[0]
+    assert bank_ids == split["search"] and set(probe_ids) <= set(split["search"])
+    assert len(subsets) == 2 and all(max(s) < len(bank_ids) for s in subsets)
+
+    import lpzero_gp.collect as collect
+    real_collect = collect.collect_inputs
+
+    def negated_test_labels(*args, **kwargs):
+        bank = real_collect(*args, **kwargs)
+        quality = np.array(bank.quality, dtype=np.float64)
+        test = [i for i, rid in enumerate(bank.record_ids) if rid in set(split["test"])]
+        quality[test] = -quality[test]
+        bank.quality = quality
+        return bank
+    monkeypatch.setattr(collect, "collect_inputs", negated_test_labels)
+    negated = run(tmp_path, "negated", config={"subsets": 2, "subset_fraction": 0.8})
+
+    def without_test_and_all(out):
+        data = comparable(out)
+        for entry in data["hof"]["entries"]:
+            del entry["figures"]["test"], entry["figures"]["all"]
+        found = data["found"]
+        found["figures"] = {k: v for k, v in found["figures"].items()
+                            if k.startswith(("search_", "validation_"))}
+        del found["split_figures"]["test"], found["split_figures"]["all"]
+        return data
+    assert without_test_and_all(plain.out) == without_test_and_all(negated.out)
+    assert plain.held_out["kendall_tau"] not in (None, 0.0)
+    assert negated.held_out["kendall_tau"] == pytest.approx(-plain.held_out["kendall_tau"])
+    assert negated.held_out["spearman_rho"] == pytest.approx(-plain.held_out["spearman_rho"])
 
 
 def test_same_seed_same_result_with_one_and_two_workers(tmp_path):
@@ -140,8 +231,9 @@ def test_resume_refuses_other_settings_and_runs_are_not_overwritten(tmp_path):
 
 
 def test_min_over_subsets_fitness(tmp_path):
-    result = run(tmp_path, "subsets", generations=0, population=8, search_fraction=0.75,
-                 config={"subsets": 3, "subset_fraction": 0.6})
+    result = run(tmp_path, "subsets", generations=0, population=8,
+                 config={"subsets": 3, "subset_fraction": 0.6,
+                         "split_fractions": [0.6, 0.2, 0.2]})
     split = json.loads((result.out / "split.json").read_text())
     assert len(split["subsets"]) == 3
     for entry in result.hall_of_fame:
@@ -174,24 +266,58 @@ def test_rps_ablation(tmp_path):
 def test_cli_search_then_evaluate_found_json(tmp_path, capsys):
     out = tmp_path / "cli"
     code = cli.main(["search", *CAPTURE_ARGS, "--generations", "1", "--population", "8",
-                     "--seed", "5", "--out", str(out), "--quiet"])
+                     "--seed", "5", "--split-fractions", "0.5", "0.25", "0.25", "--out",
+                     str(out), "--quiet"])
     printed = capsys.readouterr().out
     assert code == 0
     found = json.loads((out / "found.json").read_text())
+    assert found["provenance"]["split_fractions"] == [0.5, 0.25, 0.25]
     assert found["formula"] in printed and "latex" in printed
     assert "LPZero (published)" in printed and "layers_then_hidden" in printed
 
-    code = cli.main(["evaluate", "--proxy", str(out / "found.json"), *CAPTURE_ARGS])
+    # the records and capture settings of the search come from found.json
+    code = cli.main(["evaluate", "--proxy", str(out / "found.json")])
     printed = capsys.readouterr().out
     assert code == 0
     assert "Kendall tau" in printed and f"n = {N_RECORDS}" in printed
     assert f"{found['figures']['spearman_rho']:+.3f}" in printed
+    assert "stored   match" in printed and "DIFFER" not in printed
+    for name in ("search", "validation", "test"):
+        f = found["split_figures"][name]
+        assert f"  {name:11s} n = {f['n']:4d}   Kendall tau  {f['kendall_tau']:+.3f}" in printed
+
+    code = cli.main(["evaluate", "--proxy", str(out / "found.json"), "--json"])
+    recomputed = json.loads(capsys.readouterr().out)
+    assert code == 0 and recomputed["splits_match"] is True
+    for name in ("search", "validation", "test"):
+        for key in ("kendall_tau", "spearman_rho"):
+            assert recomputed["splits"][name][key] == pytest.approx(
+                found["split_figures"][name][key], abs=1e-6)
+        assert recomputed["splits"][name]["n"] == found["split_figures"][name]["n"]
+
+    code = cli.main(["evaluate", "--proxy", str(out / "found.json"), *CAPTURE_ARGS])
+    assert code == 0 and "splits   not recomputed: --records/--limit" in capsys.readouterr().out
+
+    edited = dict(found, split_figures={**found["split_figures"],
+                                        "test": {**found["split_figures"]["test"],
+                                                 "kendall_tau": 0.123}})
+    (tmp_path / "edited.json").write_text(json.dumps(edited))
+    assert cli.main(["evaluate", "--proxy", str(tmp_path / "edited.json")]) == 0
+    assert "stored   DIFFER: test (kendall_tau" in capsys.readouterr().out
+
+    moved = json.loads(json.dumps(found))
+    moved["provenance"]["splits"]["test"] += ["no-such-record"]
+    (tmp_path / "moved.json").write_text(json.dumps(moved))
+    assert cli.main(["evaluate", "--proxy", str(tmp_path / "moved.json")]) == 2
+    err = capsys.readouterr().err
+    assert "no-such-record" in err and "not in" in err
 
 
 def test_experiment_config_parses():
     spec = load_spec(REPO / "experiments" / "flexibert" / "config.toml")
     assert spec.search.space == "flexibert"
     assert spec.search.population >= 10 and spec.search.generations >= 1
+    assert spec.search.split_fractions == [0.4, 0.3, 0.3]
 
 
 def test_config_errors_name_file_and_key(tmp_path):

@@ -1,15 +1,12 @@
-"""Crossover and mutation keep trees well typed and within limits; fitness ordering; split."""
+"""Crossover and mutation keep trees well typed and within limits; fitness ordering."""
 from __future__ import annotations
 
 import random
 
-import numpy as np
 import pytest
 
-from lpzero_gp.bank import InputBank
 from lpzero_gp.language import load_language
 from lpzero_gp.search import individual as ind_mod
-from lpzero_gp.search import split as split_mod
 from lpzero_gp.search import variation as V
 
 DRAWS = 700
@@ -90,33 +87,3 @@ def test_invalid_loses_to_any_valid_and_parsimony_breaks_ties():
     assert poor.fitness > bad.fitness
     assert small.fitness > big.fitness
     assert sorted([bad, big, poor, small], key=ind_mod.sort_key) == [small, big, poor, bad]
-
-
-# -- the split -----------------------------------------------------------------------------------
-
-def _bank(depths):
-    n, depth = len(depths), max(depths)
-    mask = np.zeros((n, depth), dtype=bool)
-    for i, d in enumerate(depths):
-        mask[i, :d] = True
-    import torch
-    tensors = {"W": torch.ones(n, depth, 4)}
-    numel = {"W": torch.tensor(mask, dtype=torch.float64) * torch.arange(1, n + 1,
-                                                                         dtype=torch.float64
-                                                                         ).unsqueeze(1)}
-    return InputBank([str(i) for i in range(n)], tensors, numel, torch.tensor(mask),
-                     np.arange(n, dtype=np.float64))
-
-
-def test_split_is_stratified_seeded_and_disjoint():
-    depths = [2] * 10 + [4] * 20 + [6] * 1
-    bank = _bank(depths)
-    s = split_mod.make_split(bank, 0.5, seed=7, probes=3, subsets=4, subset_fraction=0.5)
-    assert set(s.search).isdisjoint(s.validation)
-    assert sorted(s.search + s.validation) == list(range(len(depths)))
-    by_depth = lambda idx, d: sum(depths[i] == d for i in idx)  # noqa: E731
-    assert by_depth(s.search, 2) == 5 and by_depth(s.search, 4) == 10
-    assert set(s.probes) <= set(s.search) and len(s.probes) == 3
-    assert all(len(sub) == round(0.5 * len(s.search)) for sub in s.subsets)
-    assert s == split_mod.make_split(bank, 0.5, seed=7, probes=3, subsets=4)
-    assert s.search != split_mod.make_split(bank, 0.5, seed=8).search

@@ -3,7 +3,8 @@
 For each arm it reports the formulas evaluated (new ones; a formula seen before costs nothing),
 how many were fully evaluated, how many of those were invalid, how many RPS pruned, the search
 time (evaluation and variation, not capture: both arms read the same cached inputs), the best
-fitness on the search split and the chosen proxy's figures on validation.
+fitness on the search split and the chosen proxy's figures on validation and on the held-out
+test split.
 """
 from __future__ import annotations
 
@@ -28,14 +29,17 @@ class AblationResult:
 
     def table(self) -> str:
         header = (f"{'arm':12s}{'formulas':>9s}{'full evals':>11s}{'invalid':>8s}"
-                  f"{'pruned':>7s}{'seconds':>9s}{'best fit':>9s}{'valid. rho':>11s}")
+                  f"{'pruned':>7s}{'seconds':>9s}{'best fit':>9s}{'valid. rho':>11s}"
+                  f"{'test rho':>9s}")
         lines = [header]
+        def fmt(v):
+            return "--" if v is None else format(v, ".4f")
         for r in self.rows:
-            val = r["validation_spearman_rho"]
             lines.append(f"{r['arm']:12s}{r['formulas']:9d}{r['full_evaluations']:11d}"
                          f"{r['invalid_evaluations']:8d}{r['pruned']:7d}{r['seconds']:9.2f}"
                          f"{r['best_search_fitness']:9.4f}"
-                         f"{'--' if val is None else format(val, '.4f'):>11s}")
+                         f"{fmt(r['validation_spearman_rho']):>11s}"
+                         f"{fmt(r['test_spearman_rho']):>9s}")
         return "\n".join(lines)
 
     def _repr_markdown_(self) -> str:
@@ -53,6 +57,7 @@ def _row(arm: str, result: SearchResult) -> dict:
             "best_search_fitness": max(e["search_fitness"] for e in result.hall_of_fame),
             "found": result.formula,
             "validation_spearman_rho": result.figures["validation"]["spearman_rho"],
+            "test_spearman_rho": result.figures["test"]["spearman_rho"],
             "all_spearman_rho": result.figures["all"]["spearman_rho"],
             "rps_counts": result.rps_counts}
 

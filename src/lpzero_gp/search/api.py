@@ -7,6 +7,7 @@ Example (a small search on 12 records with small batches)::
                     seq_len=32, max_elements=512, out="runs/demo")
     print(result.summary())
     result.found            # the chosen Proxy; result.figures: its figures per split
+    result.held_out         # its figures on the test split, which the search never read
 """
 from __future__ import annotations
 
@@ -25,9 +26,10 @@ from .checkpoint import SearchState, load_checkpoint
 from .config import RunSpec, SearchConfig, load_spec
 from .evaluate import EvaluationPool, EvaluatorSpec
 from .loop import Evolution
-from .results import (PUBLISHED, SearchResult, choose_final, descriptor_figures, flat_figures,
-                      log_csv_text, proxy_scores, split_figures, versions, write_json,
-                      write_jsonl, write_text)
+from .provenance import git_commit, provenance
+from .results import (HEADLINE_SPLIT, PUBLISHED, SPLITS, SearchResult, choose_final,
+                      descriptor_figures, flat_figures, log_csv_text, proxy_scores,
+                      split_figures, versions, write_json, write_jsonl, write_text)
 from .split import Split, make_split
 
 
@@ -41,7 +43,7 @@ def search(space: str | None = None, config: str | os.PathLike | Mapping | RunSp
            seed: int | None = None, workers: int | None = None,
            out: str | os.PathLike | None = None, records: int | Sequence[str] | None = None,
            benchmark: str | None = None, language: str | None = None,
-           search_fraction: float | None = None, statistic: str | None = None,
+           split_fractions: Sequence[float] | None = None, statistic: str | None = None,
            rps: bool | None = None, capture: CaptureSettings | Mapping | None = None,
            batch_size: int | None = None, seq_len: int | None = None,
            max_elements: int | None = None, objective: str | None = None,
@@ -56,7 +58,7 @@ def search(space: str | None = None, config: str | os.PathLike | Mapping | RunSp
     Settings come from ``config`` (a TOML/JSON file, a dict of ``search``/``capture``/
     ``records`` tables, or a flat dict of search keys), then the keyword arguments (``None``:
     keep the config's value). ``records``: the first N records (an int) or a list of ids
-    (default: all). ``capture``: capture settings (a :class:`CaptureSettings` or dict); the
+    (default: all). ``split_fractions``: [search, validation, test] shares of each depth. ``capture``: capture settings (a :class:`CaptureSettings` or dict); the
     keywords ``batch_size``, ``seq_len``, ``max_elements``, ``objective``, ``variant``,
     ``capture_seed``, ``text_path``, ``storage_dtype`` override single fields. ``cache``: the
     capture cache (a folder, a :class:`CaptureCache`, ``None`` for the default, ``False`` for
@@ -69,7 +71,7 @@ def search(space: str | None = None, config: str | os.PathLike | Mapping | RunSp
     """
     overrides = dict(space=space, generations=generations, population=population, seed=seed,
                      workers=workers, records=records, benchmark=benchmark, language=language,
-                     search_fraction=search_fraction, statistic=statistic, rps=rps,
+                     split_fractions=split_fractions, statistic=statistic, rps=rps,
                      capture=capture, batch_size=batch_size, seq_len=seq_len,
                      max_elements=max_elements, objective=objective, variant=variant,
                      capture_seed=capture_seed, text_path=text_path,
@@ -100,16 +102,20 @@ def search(space: str | None = None, config: str | os.PathLike | Mapping | RunSp
                           progress=progress)
     if state is not None and state.record_ids != list(bank.record_ids):
         raise ConfigError(f"{out}: the checkpoint was made on other records than these")
-    split = make_split(bank, cfg.search_fraction, cfg.effective_split_seed, cfg.probes,
-                       cfg.subsets, cfg.subset_fraction)
+    split = make_split(bank, cfg.split_fractions, cfg.effective_split_seed, cfg.probes,
+                       cfg.subsets, cfg.subset_fraction, sizes=weight_sizes(bank))
     lang = load_language(cfg.language)
 
     spec_dict = spec.as_dict()
     spec_dict["capture"] = settings.as_dict()
+    prov = provenance(spec_dict, split.record_ids(list(bank.record_ids)), space=cfg.space,
+                      benchmark=str(bench.source), label=bench.label_name,
+                      commit=git_commit())
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "config.json", {**spec_dict, "seed": cfg.seed, "space": cfg.space,
                                      "language": lang.name, "benchmark": bench.source,
-                                     "label": bench.label_name, "n_records": len(bench)})
+                                     "label": bench.label_name, "n_records": len(bench),
+                                     "provenance": prov})
     write_json(out / "versions.json", versions())
     write_json(out / "split.json", split.as_dict(list(bank.record_ids)))
 
@@ -122,11 +128,24 @@ def search(space: str | None = None, config: str | os.PathLike | Mapping | RunSp
         evolution = Evolution(cfg, lang, pool, out, spec_dict, list(bank.record_ids), state,
                               on_checkpoint)
         evolution.run(cfg.generations, progress=progress)
-    return finish(out, evolution, bank, split, space_obj, bench, cfg)
+    return finish(out, evolution, bank, split, space_obj, bench, cfg, prov)
+
+
+def weight_sizes(bank) -> np.ndarray | None:
+    """Total weight count (N,) of each architecture, to spread the RPS probes over size, from
+    the bank's ``tensor_numel("W")`` where the bank has that method and captured ``W``;
+    ``None`` (probes spread over depth) otherwise."""
+    tensor_numel = getattr(bank, "tensor_numel", None)
+    if tensor_numel is None:
+        return None
+    try:
+        return np.asarray(tensor_numel("W"), dtype=np.float64)
+    except KeyError:
+        return None
 
 
 def _make_spec(config, *, space, generations, population, seed, workers, records, benchmark,
-               language, search_fraction, statistic, rps, capture, batch_size, seq_len,
+               language, split_fractions, statistic, rps, capture, batch_size, seq_len,
                max_elements, objective, variant, capture_seed, text_path,
                storage_dtype) -> RunSpec:
     capture_over = {}
@@ -144,7 +163,7 @@ def _make_spec(config, *, space, generations, population, seed, workers, records
         record_over.update(ids=[str(r) for r in records], limit=None)
     search_over = dict(space=space, generations=generations, population=population,
                        seed=seed, workers=workers, language=language,
-                       search_fraction=search_fraction, statistic=statistic, rps=rps)
+                       split_fractions=split_fractions, statistic=statistic, rps=rps)
     spec = load_spec(config, {"search": search_over, "capture": capture_over,
                               "records": record_over})
     if records is not None:  # an explicit choice replaces the config's other one
@@ -158,7 +177,11 @@ def _resumed_spec(out: Path, state: SearchState, given: RunSpec | None,
     """The settings of a resumed run: the checkpoint's, with a new ``generations`` and
     ``workers`` allowed. ``given`` (from a config file) and the explicit ``overrides`` must
     agree with the checkpoint on everything else."""
-    saved = load_spec(state.spec)
+    try:
+        saved = load_spec(state.spec)
+    except ConfigError as exc:
+        raise ConfigError(f"{out}: the checkpoint's settings cannot be resumed by this version "
+                          f"of lpzero-gp: {exc}") from None
     candidate = given if given is not None else _make_spec(saved, **overrides)
     changed = saved.search.differences(candidate.search)
     changed += [f"capture.{k}" for k, v in saved.capture.as_dict().items()
@@ -176,8 +199,10 @@ def _resumed_spec(out: Path, state: SearchState, given: RunSpec | None,
 
 
 def finish(out: Path, evolution: Evolution, bank, split: Split, space, bench,
-           cfg: SearchConfig) -> SearchResult:
-    """Figures per split for the hall of fame, the chosen proxy, and every result file."""
+           cfg: SearchConfig, prov: dict | None = None) -> SearchResult:
+    """Figures per split for the hall of fame, the chosen proxy, and every result file.
+    ``prov``: the run's provenance block (:func:`.provenance.provenance`), completed here with
+    the number of evaluations and written to ``found.json`` and ``config.json``."""
     from ..report import fitness_plot, proxy_scatter
     lang = evolution.language
     quality = np.asarray(bank.quality, dtype=np.float64)
@@ -210,13 +235,19 @@ def finish(out: Path, evolution: Evolution, bank, split: Split, space, bench,
               "errors": sum(o.status == "error" for o in memo),
               "valid": sum(o.status == "valid" for o in memo)}
     rule_names = _rule_names(cfg)
+    prov = {**(prov or {}), "evaluations": counts}
+    config = _load_config(out)
+    write_json(out / "config.json", {**config, "provenance": prov})
 
     write_json(out / "hall_of_fame.json", {"chosen": chosen + 1, "statistic": cfg.statistic,
                                            "selected_on": "validation" if split.validation
-                                           else "search", "entries": entries})
-    write_json(out / "found.json", {**found.to_json(), "split_figures": figures,
-                                    "statistic": cfg.statistic})
-    write_json(out / "baselines.json", {"descriptors": baselines, "published": published})
+                                           else "search", "headline_split": HEADLINE_SPLIT,
+                                           "entries": entries})
+    write_json(out / "found.json", {**found.to_json(), "headline_split": HEADLINE_SPLIT,
+                                    "statistic": cfg.statistic, "split_figures": figures,
+                                    "provenance": prov})
+    write_json(out / "baselines.json", {"splits": list(SPLITS), "headline_split": HEADLINE_SPLIT,
+                                        "descriptors": baselines, "published": published})
     write_json(out / "rps.json", {"enabled": cfg.rps, "rules": rule_names,
                                   "counts": {r: evolution.rps_counts.get(r, 0)
                                              for r in rule_names}})
@@ -234,8 +265,8 @@ def finish(out: Path, evolution: Evolution, bank, split: Split, space, bench,
     return SearchResult(out=out, space=cfg.space, found=found, figures=figures,
                         hall_of_fame=entries, log=list(evolution.log),
                         rps_counts=dict(evolution.rps_counts), baselines=baselines,
-                        published=published, config=_load_config(out),
-                        seconds=evolution.elapsed, evaluations=counts)
+                        published=published, config={**config, "provenance": prov},
+                        seconds=evolution.elapsed, evaluations=counts, provenance=prov)
 
 
 def _rule_names(cfg: SearchConfig) -> list[str]:

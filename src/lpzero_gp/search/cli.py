@@ -21,9 +21,11 @@ def _add_search_options(p: argparse.ArgumentParser, add_capture_options) -> None
                    "on it)")
     p.add_argument("--out", help="results folder (default: runs/<space>-<language>-seed<seed>)")
     p.add_argument("--language", help="primitive set: default, lpzero, or a TOML file")
-    p.add_argument("--search-fraction", type=float,
-                   help="share of the records (per depth) in the search split; the rest "
-                        "validates")
+    p.add_argument("--split-fractions", type=float, nargs=3,
+                   metavar=("SEARCH", "VALIDATION", "TEST"),
+                   help="shares of each depth in the search (fitness), validation (choice of "
+                        "the final proxy) and test (reported only) splits; three numbers > 0 "
+                        "summing to 1 (default: the config's, else 0.4 0.3 0.3)")
     p.add_argument("--statistic", choices=("spearman", "kendall"), help="fitness statistic")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
@@ -38,7 +40,7 @@ def _search_kwargs(args) -> dict:
     return dict(space=args.space, config=args.config, generations=args.generations,
                 population=args.population, seed=args.seed, workers=args.workers,
                 records=records, benchmark=args.benchmark, language=args.language,
-                search_fraction=args.search_fraction, statistic=args.statistic,
+                split_fractions=args.split_fractions, statistic=args.statistic,
                 batch_size=args.batch_size, seq_len=args.seq_len,
                 max_elements=args.max_elements, objective=args.objective, variant=args.variant,
                 capture_seed=args.capture_seed, text_path=args.text,
@@ -69,7 +71,8 @@ def add_commands(subparsers, add_capture_options) -> None:
         help="search proxy formulas by genetic programming",
         description="Search the proxy language for the formula whose scores rank the space's "
                     "architectures most like their trained quality; print it with its figures "
-                    "on the search and validation splits and on all records, next to LPZero's "
+                    "on the held-out test split (which no part of the search reads), on the "
+                    "search and validation splits and on all records, next to LPZero's "
                     "published figures and the descriptor baselines.")
     _add_search_options(p, add_capture_options)
     p.add_argument("--resume", action="store_true",

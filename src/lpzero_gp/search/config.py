@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
+import numbers
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +33,15 @@ except ModuleNotFoundError:  # Python 3.10
 CROSSOVERS = ("subtree", "branch", "uniform")
 MUTATIONS = ("point", "subtree", "shrink")
 STATISTICS = ("spearman", "kendall")
+DEFAULT_SPLIT_FRACTIONS = (0.4, 0.3, 0.3)
+
+# keys of earlier versions, refused with what to write instead
+RETIRED_KEYS = {
+    "search_fraction": "search_fraction is no longer read: the records are now split three "
+                       "ways; write split_fractions = [search, validation, test] instead, e.g. "
+                       "[0.4, 0.3, 0.3] (the test split is only reported, never searched or "
+                       "chosen on)",
+}
 
 
 @dataclass
@@ -44,9 +55,13 @@ class SearchConfig:
     drawn with the relative weights of ``crossovers`` / ``mutations``.
 
     Fitness: ``statistic`` (Spearman or Kendall) of the scores against quality on the search
-    split (``search_fraction`` of the records, stratified by depth), or, when ``subsets`` > 0,
-    the minimum over that many random subsets holding ``subset_fraction`` of the search split.
-    With ``absolute`` the sign is dropped.
+    split, or, when ``subsets`` > 0, the minimum over that many random subsets holding
+    ``subset_fraction`` of the search split. With ``absolute`` the sign is dropped.
+
+    Splits: ``split_fractions`` = [search, validation, test], the share of each depth in each
+    split (three numbers > 0 summing to 1), drawn with ``split_seed`` (default: ``seed``). The
+    validation split chooses the final proxy from the hall of fame; the test split is only
+    reported.
     """
 
     space: str = "flexibert"
@@ -68,7 +83,7 @@ class SearchConfig:
     absolute: bool = False
     subsets: int = 0
     subset_fraction: float = 0.5
-    search_fraction: float = 0.5
+    split_fractions: list = field(default_factory=lambda: list(DEFAULT_SPLIT_FRACTIONS))
     split_seed: int | None = None
     rps: bool = True
     probes: int = 3
@@ -80,6 +95,7 @@ class SearchConfig:
 
     def __post_init__(self) -> None:
         self.validate()
+        self.split_fractions = [float(f) for f in self.split_fractions]
 
     def validate(self, where: str = "search config") -> None:
         def bad(key, why):
@@ -100,8 +116,9 @@ class SearchConfig:
                 bad(key, "must be a probability")
         if self.crossover_prob + self.mutation_prob > 1.0 + 1e-12:
             bad("mutation_prob", "crossover_prob + mutation_prob must be <= 1")
-        if not 0.0 < self.search_fraction <= 1.0:
-            bad("search_fraction", "must be in (0, 1]")
+        why = split_fractions_problem(self.split_fractions)
+        if why:
+            bad("split_fractions", why)
         if not 0.0 < self.subset_fraction <= 1.0:
             bad("subset_fraction", "must be in (0, 1]")
         if self.statistic not in STATISTICS:
@@ -129,6 +146,20 @@ class SearchConfig:
         """Fields (other than those a resumption may change) whose values differ."""
         mine, theirs = self.as_dict(), other.as_dict()
         return [k for k in mine if k not in self.RESUMABLE_CHANGES and mine[k] != theirs[k]]
+
+
+def split_fractions_problem(fractions) -> str | None:
+    """Why ``fractions`` is not a valid [search, validation, test] (``None`` when it is)."""
+    if (isinstance(fractions, (str, bytes, Mapping))
+            or not isinstance(fractions, (list, tuple)) or len(fractions) != 3):
+        return "must be three numbers [search, validation, test]"
+    if any(isinstance(f, bool) or not isinstance(f, numbers.Real) for f in fractions):
+        return "must be three numbers [search, validation, test]"
+    if not all(math.isfinite(f) and f > 0 for f in fractions):
+        return "each fraction must be > 0: every split must hold records"
+    if abs(math.fsum(fractions) - 1.0) > 1e-9:
+        return f"must sum to 1 (they sum to {math.fsum(fractions)!r})"
+    return None
 
 
 @dataclass
@@ -182,6 +213,8 @@ def read_config_file(path: str | os.PathLike) -> dict:
 def _build(cls, values: Mapping[str, Any], where: str):
     known = {f.name for f in dataclasses.fields(cls)}
     for key in values:
+        if cls is SearchConfig and key in RETIRED_KEYS:
+            raise ConfigError(f"{where}: {RETIRED_KEYS[key]}")
         if key not in known:
             raise ConfigError(f"{where}: unknown key {key!r}; known keys: "
                               f"{', '.join(sorted(known))}")

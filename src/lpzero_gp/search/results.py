@@ -3,15 +3,17 @@
 Files of a run folder:
 
 ================== ==============================================================================
-config.json        the full run spec (search, capture, records), seed and space
+config.json        the full run spec (search, capture, records), seed, space and provenance
 versions.json      python, torch, deap, numpy, lpzero_gp, platform
-split.json         record ids of the search / validation splits, probe architectures, subsets
+split.json         record ids of the search / validation / test splits, probe architectures,
+                   subsets, the fractions and seed
 log.jsonl, log.csv one row per generation (best and median fitness, invalid rate, new
                    evaluations, RPS firings, seconds)
 evaluations.jsonl  every formula evaluated (the memo): status, fitness, reason, RPS rule
 rps.json           firings per RPS rule
 hall_of_fame.json  the best formulas: text, language, SymPy, LaTeX, figures per split
-found.json         the chosen proxy, in the JSON form ``Proxy.from_json`` reads, with figures
+found.json         the chosen proxy, in the JSON form ``Proxy.from_json`` reads, with its
+                   figures per split and its provenance (see :mod:`.provenance`)
 baselines.json     descriptor baselines on the same records and splits; LPZero's published
                    figures
 fitness.png        best and median fitness per generation
@@ -38,7 +40,9 @@ from ..language import Proxy
 from ..metrics import MetricInputError, correlations
 from .evaluate import fitness_of
 
-SPLITS = ("search", "validation", "all")
+SPLITS = ("search", "validation", "test", "all")
+HEADLINE_SPLIT = "test"
+REPORT_ORDER = ("test", "search", "validation", "all")
 
 # LPZero's published figures, recomputed from its stored score files (see
 # ../shared/specs/lpzero_reference.md). GPT-2 figures are absolute values.
@@ -73,16 +77,24 @@ def correlation_figures(scores: np.ndarray, quality: np.ndarray, stat: str = "sp
     return out
 
 
+def figures_on(scores: np.ndarray, quality: np.ndarray, positions: Sequence[int],
+               stat: str = "spearman", absolute: bool = False) -> dict:
+    """:func:`correlation_figures` of ``scores`` (N,) on ``positions`` (an "empty split"
+    reason when there are none)."""
+    idx = list(positions)
+    if not idx:
+        return {"kendall_tau": None, "spearman_rho": None, "fitness": None, "n": 0,
+                "n_invalid": 0, "reason": "empty split"}
+    return correlation_figures(np.asarray(scores, dtype=np.float64)[idx],
+                               np.asarray(quality, dtype=np.float64)[idx], stat, absolute)
+
+
 def split_figures(scores: np.ndarray, quality: np.ndarray, split, stat: str = "spearman",
                   absolute: bool = False) -> dict:
-    """``{"search": ..., "validation": ..., "all": ...}`` figures of ``scores`` (N,)."""
-    scores = np.asarray(scores, dtype=np.float64)
-    quality = np.asarray(quality, dtype=np.float64)
-    parts = {"search": list(split.search), "validation": list(split.validation),
-             "all": list(range(scores.size))}
-    return {name: (correlation_figures(scores[idx], quality[idx], stat, absolute) if idx
-                   else {"kendall_tau": None, "spearman_rho": None, "fitness": None, "n": 0,
-                         "n_invalid": 0, "reason": "empty split"})
+    """``{"search": ..., "validation": ..., "test": ..., "all": ...}`` figures of ``scores``
+    (N,) on the parts of ``split``."""
+    parts = {**split.parts(), "all": range(len(scores))}
+    return {name: figures_on(scores, quality, idx, stat, absolute)
             for name, idx in parts.items()}
 
 
@@ -109,7 +121,7 @@ def descriptor_figures(space, records, split, stat: str = "spearman",
 def choose_final(entries: Sequence[dict], has_validation: bool) -> int:
     """Index of the hall-of-fame entry chosen as the found proxy: the best fitness on the
     validation split (entries invalid there rank last); ties keep the hall-of-fame order. Without
-    a validation split, the first entry (best on search)."""
+    a validation split, the first entry (best on search). The test figures are never read."""
     if not entries:
         raise ValueError("the hall of fame is empty: no valid formula was found")
     if not has_validation:
@@ -123,14 +135,13 @@ def choose_final(entries: Sequence[dict], has_validation: bool) -> int:
 
 
 def flat_figures(figures: Mapping[str, dict]) -> dict:
-    """Figures for ``found.json``: all-record tau/rho/n unprefixed, the splits prefixed."""
-    out = {}
+    """Figures for ``found.json``: the headline (test) tau/rho/n unprefixed, then every split's
+    prefixed (``search_``, ``validation_``, ``test_``, ``all_``). Files written before the
+    three-way split have the all-record figures unprefixed and no ``test_`` keys."""
+    keys = ("kendall_tau", "spearman_rho", "n")
+    out = {key: figures[HEADLINE_SPLIT][key] for key in keys}
     for split_name in SPLITS:
-        f = figures[split_name]
-        prefix = "" if split_name == "all" else f"{split_name}_"
-        out[f"{prefix}kendall_tau"] = f["kendall_tau"]
-        out[f"{prefix}spearman_rho"] = f["spearman_rho"]
-        out[f"{prefix}n"] = f["n"]
+        out.update({f"{split_name}_{key}": figures[split_name][key] for key in keys})
     return out
 
 
@@ -212,9 +223,10 @@ class SearchResult:
     """A finished search: where its files are, and what it found.
 
     ``found``: the chosen :class:`Proxy` (its ``figures`` set); ``figures``: the found proxy's
-    figures per split (``search``, ``validation``, ``all``: kendall_tau, spearman_rho,
-    fitness, n, n_invalid, reason); ``hall_of_fame``: entries as in ``hall_of_fame.json``;
-    ``baselines``: descriptor figures per split; ``published``: LPZero's figures for the space.
+    figures per split (``search``, ``validation``, ``test``, ``all``: kendall_tau,
+    spearman_rho, fitness, n, n_invalid, reason; ``test`` is the held-out headline);
+    ``hall_of_fame``: entries as in ``hall_of_fame.json``; ``baselines``: descriptor figures per
+    split; ``published``: LPZero's figures for the space; ``provenance``: as in ``found.json``.
     """
 
     out: Path
@@ -229,6 +241,12 @@ class SearchResult:
     config: dict
     seconds: float
     evaluations: dict = field(default_factory=dict)
+    provenance: dict = field(default_factory=dict)
+
+    @property
+    def held_out(self) -> dict:
+        """The found proxy's figures on the test split, which no part of the search read."""
+        return self.figures[HEADLINE_SPLIT]
 
     @property
     def formula(self) -> str:
@@ -250,17 +268,17 @@ class SearchResult:
                  f"{self.evaluations.get('invalid', 0)} invalid); "
                  f"{self.seconds:.1f} s of search",
                  "",
+                 f"held out: the {HEADLINE_SPLIT} split ({self.held_out['n']} records), "
+                 f"read by no part of the search",
                  f"{'':34s}{'split':>11s}{'n':>6s}{'tau':>8s}{'rho':>8s}"]
-        for split_name in SPLITS:
-            f = self.figures[split_name]
-            lines.append(f"{'found proxy':34s}{split_name:>11s}{f['n']:6d}"
-                         f"{fmt(f['kendall_tau']):>8s}{fmt(f['spearman_rho']):>8s}"
-                         + (f"   ({f['reason']})" if f.get("reason") else ""))
-        for name, per_split in self.baselines.items():
-            for split_name in SPLITS:
+        rows = [("found proxy", self.figures)]
+        rows += [(f"descriptor: {name}", per_split) for name, per_split in self.baselines.items()]
+        for name, per_split in rows:
+            for split_name in REPORT_ORDER:
                 f = per_split[split_name]
-                lines.append(f"{'descriptor: ' + name:34s}{split_name:>11s}{f['n']:6d}"
-                             f"{fmt(f['kendall_tau']):>8s}{fmt(f['spearman_rho']):>8s}")
+                lines.append(f"{name:34s}{split_name:>11s}{f['n']:6d}"
+                             f"{fmt(f['kendall_tau']):>8s}{fmt(f['spearman_rho']):>8s}"
+                             + (f"   ({f['reason']})" if f.get("reason") else ""))
         if self.published:
             p = self.published
             bars = "|.|" if p.get("absolute") else ""
