@@ -17,8 +17,8 @@ SMALL = ["--batch-size", "2", "--seq-len", "32", "--max-elements", "128"]
 N_RECORDS = 8
 
 
-def _run_json(capsys, *args):
-    assert main(["evaluate", *args, "--json"]) == 0
+def _run_json(capsys, *args, code=0):
+    assert main(["evaluate", *args, "--json"]) == code
     return json.loads(capsys.readouterr().out)
 
 
@@ -63,9 +63,21 @@ def test_evaluate_any_file_in_published_format(tmp_path, capsys, data_dir):
 def test_invalid_records_are_counted_not_scored(tmp_path, capsys):
     # log of a signed tensor is NaN: every record is invalid, and no figure is made up
     out = _run_json(capsys, "--proxy", "layer_mean(pool_mean(t_mean(log(J))))", "--limit", "4",
-                    "--cache-dir", str(tmp_path), *SMALL)
+                    "--cache-dir", str(tmp_path), *SMALL, code=1)
     assert out["valid"] is False and out["n_invalid"] == 4
     assert out["kendall_tau"] is None and "non-finite" in out["reason"]
+    assert set(out["scores"].values()) == {None} and len(out["scores"]) == 4
+
+
+def test_published_lpzero_names_the_space_proxy(tmp_path, capsys):
+    out = _run_json(capsys, "--space", "flexibert", "--proxy", "published:lpzero",
+                    "--variant", "reference", "--limit", "5", "--cache-dir", str(tmp_path),
+                    *SMALL)
+    assert out["formula"] == LPZERO_FLEXIBERT_PROXY and out["language"] == "lpzero"
+    assert {"kendall_tau", "spearman_rho", "n", "scores"} <= set(out)
+    assert out["n"] == 5 and all(isinstance(v, float) for v in out["scores"].values())
+    assert main(["evaluate", "--proxy", "published:nope", "--limit", "3"]) == 2
+    assert "unknown published proxy 'nope'" in capsys.readouterr().err
 
 
 def test_typo_points_at_the_token(tmp_path, capsys):
@@ -82,13 +94,15 @@ def test_show_prints_formula_sympy_and_latex(capsys):
                  "--simplify", "--latex"]) == 0
     out = capsys.readouterr().out
     assert LPZERO_FLEXIBERT_PROXY in out
-    assert r"\frac{1}{L}\sum_{l=1}^{L} \operatorname{mean}\left(H_{l}^{2}\right)" in out
+    assert (r"\frac{1}{L}\sum_{l=1}^{L} \operatorname{mean}_{m} "
+            r"\operatorname{mean}\left(H_{l,m}^{2}\right)") in out
 
 
 def test_show_reads_json_file(tmp_path, capsys):
     path = tmp_path / "p.json"
     path.write_text(json.dumps(Proxy.parse("layer_sum(pool_sum(t_fro(W)))").to_json()))
     assert main(["show", "--proxy", str(path), "--latex"]) == 0
-    assert r"\sum_{l=1}^{L} \left\lVert W_{l} \right\rVert_F" in capsys.readouterr().out
+    assert r"\sum_{l=1}^{L} \sum_{m} \left\lVert W_{l,m} \right\rVert_F" in \
+        capsys.readouterr().out
     assert main(["show", "--proxy", str(tmp_path / "absent.json")]) == 2
     assert "does not exist" in capsys.readouterr().err

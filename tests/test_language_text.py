@@ -290,7 +290,8 @@ def test_type_errors_name_what_was_given_and_what_is_needed():
     f = "layer_mean(t_fro(W))"
     m = _error(f)
     assert ("type error: layer_mean takes (a per-layer scalar), got per-tensor values of "
-            "group W") in m
+            "group W; pool the layer's tensors first (pool_mean, pool_wmean, pool_sum, "
+            "pool_max, pool_min)") in m
     _caret_under(m, f, "layer_mean")
     f = "layer_mean(log(H))"
     assert "layer_mean takes (a per-layer scalar), got a tensor of group H" in _error(f)

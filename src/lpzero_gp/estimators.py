@@ -177,6 +177,62 @@ def evaluate_formulas(formulas: Iterable, bank: InputBank, language: Language | 
     return out
 
 
+# -- real architectures, captured in full ------------------------------------------------------
+
+# FlexiBERT: (layers, hidden size, the operations its layers use): both depths, both hidden
+# sizes, every operation alone at 2 layers and all three mixed at 4.
+FLEXIBERT_KINDS = ((2, 128, ("SA",)), (2, 128, ("LT",)), (2, 128, ("DSC",)),
+                   (2, 256, ("SA",)), (2, 256, ("LT",)), (2, 256, ("DSC",)),
+                   (4, 128, ("DSC", "LT", "SA")), (4, 256, ("DSC", "LT", "SA")))
+
+
+def pick_flexibert(bench, kinds=FLEXIBERT_KINDS) -> list:
+    """The first record (benchmark order) of each kind (layers, hidden size, operations)."""
+    def kind(r):
+        c = r.config
+        return (c.n_layers, c.hidden_size, tuple(sorted({x.operation_type for x in c.layers})))
+    out = []
+    for k in kinds:
+        found = next((r for r in bench if kind(r) == k), None)
+        if found is None:
+            raise LookupError(f"no FlexiBERT record with {k[0]} layers, hidden {k[1]}, "
+                              f"operations {'/'.join(k[2])}")
+        out.append(found)
+    return out
+
+
+def pick_gpt2(bench, n: int = 4) -> list:
+    """``n`` of the smallest GPT-2 records: ordered by d_model, d_embed, n_layer, the first
+    of each (n_layer, div_val) (different depths and adaptive-embedding kinds)."""
+    ordered = sorted(bench, key=lambda r: (r.config.d_model, r.config.d_embed,
+                                           r.config.n_layer, r.id))
+    out, seen = [], set()
+    for r in ordered:
+        key = (r.config.n_layer, r.config.div_val)
+        if key not in seen:
+            seen.add(key)
+            out.append(r)
+        if len(out) == n:
+            break
+    return out
+
+
+def capture_full_bank(space, records, batch_size: int, seq_len: int, seed: int = 0,
+                      variant: str | None = None, objective: str | None = None,
+                      data_dir=None) -> InputBank:
+    """Every record's full tensors (``max_elements=None``) on one real-text batch."""
+    from .capture import capture_inputs
+    variant = variant or space.default_variant
+    objective = objective or space.default_objective
+    batch = space.make_batch(batch_size=batch_size, seq_len=seq_len, seed=seed,
+                             objective=objective, data_dir=data_dir)
+    inputs = [capture_inputs(space.build(r, variant, seed=seed), batch, objective,
+                             max_elements=None, seed=seed,
+                             meta={"record": r.id, "variant": variant, "objective": objective,
+                                   "batch": [batch_size, seq_len]}) for r in records]
+    return InputBank.from_inputs(inputs, [r.id for r in records], [r.quality for r in records])
+
+
 # -- sketches of a full bank -------------------------------------------------------------------
 
 
@@ -210,6 +266,9 @@ class ComparisonRow:
     noise: float               # RMS of sketch - full (independent sketches when given)
     snr: float                 # spread / noise (inf when the sketch is exact)
     noise_source: str          # "independent sketches (n)" or "this sketch"
+    bias: float                # mean over the noise sketches and architectures of
+                               # (sketch - full) / |full|: a systematic error
+    bias_t: float              # its t statistic (mean / standard error of the mean)
     full_scores: np.ndarray
     sketch_scores: np.ndarray
 
@@ -285,6 +344,7 @@ def compare(full_bank: InputBank, sketch_bank: InputBank,
             source = "this sketch"
         err = np.concatenate(errs)
         noise = float(np.sqrt(np.mean(err ** 2))) if np.isfinite(err).all() else math.nan
+        bias, bias_t = _bias(errs, fs)
         if math.isnan(noise) or math.isnan(spread):
             snr = math.nan
         elif noise == 0:
@@ -296,8 +356,20 @@ def compare(full_bank: InputBank, sketch_bank: InputBank,
             text, x, op, r, a.valid, b.valid, a.reason, b.reason,
             float(np.median(rel)) if rel.size else math.nan,
             float(np.max(rel)) if rel.size else math.nan,
-            rho, spread, noise, snr, source, fs, ss))
+            rho, spread, noise, snr, source, bias, bias_t, fs, ss))
     return rows
+
+
+def _bias(errs: list[np.ndarray], full: np.ndarray) -> tuple[float, float]:
+    """Mean relative signed error and its t statistic (NaN when undefined)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rel = np.concatenate([e / np.abs(full) for e in errs])
+    if rel.size < 2 or not np.isfinite(rel).all():
+        return math.nan, math.nan
+    mean, sd = float(rel.mean()), float(rel.std(ddof=1))
+    if sd == 0:
+        return mean, (0.0 if mean == 0 else math.copysign(math.inf, mean))
+    return mean, mean / (sd / math.sqrt(rel.size))
 
 
 def _parts(f) -> tuple[str, str, str]:
@@ -327,6 +399,11 @@ class PrimitiveSummary:
     rel_err_max: float         # largest per-architecture relative error seen
     rho_min: float             # smallest Spearman rho among its valid combinations
     snr_median: float
+    bias_median: float         # median over its combinations of the mean relative bias
+    biased: int                # combinations whose bias has |t| > BIAS_T
+
+
+BIAS_T = 5.0  # a mean relative error this many standard errors from 0 is called a bias
 
 
 def estimator_table(rows: Sequence[ComparisonRow], kinds: Sequence[str] = ("op", "reduction")
@@ -344,13 +421,16 @@ def estimator_table(rows: Sequence[ComparisonRow], kinds: Sequence[str] = ("op",
             mx = np.array([r.rel_err_max for r in ok if not math.isnan(r.rel_err_max)])
             rho = np.array([r.spearman for r in ok if not math.isnan(r.spearman)])
             snr = np.array([r.snr for r in ok if not math.isnan(r.snr)])
+            bias = np.array([r.bias for r in ok if not math.isnan(r.bias)])
             out.append(PrimitiveSummary(
                 name, kind, len(mine), len(ok), sum(not r.agree for r in mine),
                 float(np.median(med)) if med.size else math.nan,
                 float(np.quantile(med, 0.9)) if med.size else math.nan,
                 float(np.max(mx)) if mx.size else math.nan,
                 float(np.min(rho)) if rho.size else math.nan,
-                float(np.median(snr)) if snr.size else math.nan))
+                float(np.median(snr)) if snr.size else math.nan,
+                float(np.median(bias)) if bias.size else math.nan,
+                sum(abs(r.bias_t) > BIAS_T for r in ok if not math.isnan(r.bias_t))))
     return out
 
 
@@ -367,27 +447,30 @@ def _g(x: float, digits: int = 2) -> str:
 def markdown_table(summary: Sequence[PrimitiveSummary]) -> str:
     """The estimator table in Markdown."""
     lines = ["| primitive | kind | combinations | valid on both | validity differs | "
-             "median rel. error | p90 rel. error | max rel. error | min rho | median SNR |",
-             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "median rel. error | p90 rel. error | max rel. error | min rho | median SNR | "
+             "median bias | biased |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for s in summary:
         lines.append(f"| `{s.name}` | {s.kind} | {s.combinations} | {s.valid_both} | "
                      f"{s.disagree} | {_g(s.rel_err_median)} | {_g(s.rel_err_p90)} | "
-                     f"{_g(s.rel_err_max)} | {_g(s.rho_min, 3)} | {_g(s.snr_median)} |")
+                     f"{_g(s.rel_err_max)} | {_g(s.rho_min, 3)} | {_g(s.snr_median)} | "
+                     f"{_g(s.bias_median)} | {s.biased} |")
     return "\n".join(lines)
 
 
 def markdown_rows(rows: Sequence[ComparisonRow]) -> str:
     """Formula rows in Markdown (for the worst combinations)."""
     lines = ["| formula | valid full / sketch | median rel. error | max rel. error | rho | "
-             "spread (std) | noise (RMS) | SNR |", "|---|---|---:|---:|---:|---:|---:|---:|"]
+             "spread (std) | noise (RMS) | SNR | bias (t) |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         lines.append(f"| `{r.formula}` | {'yes' if r.valid_full else 'no'} / "
                      f"{'yes' if r.valid_sketch else 'no'} | {_g(r.rel_err_median)} | "
                      f"{_g(r.rel_err_max)} | {_g(r.spearman, 3)} | {_g(r.spread)} | "
-                     f"{_g(r.noise)} | {_g(r.snr)} |")
+                     f"{_g(r.noise)} | {_g(r.snr)} | {_g(r.bias)} ({_g(r.bias_t)}) |")
     return "\n".join(lines)
 
 
-__all__ = ["Formula", "ComparisonRow", "PrimitiveSummary", "tensor_ops", "reductions",
+__all__ = ["FLEXIBERT_KINDS", "pick_flexibert", "pick_gpt2", "capture_full_bank", "Formula", "ComparisonRow", "PrimitiveSummary", "tensor_ops", "reductions",
            "estimator_language", "depth2_formulas", "formula_text", "evaluate_formulas",
            "sketch_bank", "compare", "estimator_table", "markdown_table", "markdown_rows"]
