@@ -90,6 +90,9 @@ def test_statistics_and_found_proxies(flexibert, tmp_path):
     found.mkdir(parents=True)
     proxy = Proxy.parse("layer_sum(pool_mean(t_mean(square(H))))", "default")
     (found / "found.json").write_text(json.dumps(proxy.to_json()))
+    template = Proxy.parse("layer_mean(l_add(pool_mean(t_mean(square(W))), "
+                           "pool_mean(t_mean(abs(G)))))", "lpzero")
+    (found / "found_lpzero.json").write_text(json.dumps(template.to_json()))
     settings = _small_settings(variant="reference", objective="mlm")
     columns = collect_columns(space, sub, settings, hand_designed=[], in_language=[],
                               cache=tmp_path / "cap", found_root=tmp_path, progress=False)
@@ -110,7 +113,8 @@ def test_statistics_and_found_proxies(flexibert, tmp_path):
     assert by_name["layers with a hole"]["n"] == 11
     row = next(r for r in result.rows() if r["name"] == "layers with a hole")
     assert "1 undefined (made undefined by the test)" in row["note"]
-    assert by_name["Found (search)"]["kind"] == "found"
+    assert by_name["Found (default language)"]["kind"] == "found"
+    assert by_name["Found (lpzero language)"]["kind"] == "found"
     best = max((s for s in result.stats if s["kind"] == "descriptor"),
                key=lambda s: s["spearman_rho"])
     assert result.best_descriptor == best["name"]

@@ -95,12 +95,19 @@ def hand_designed_scores(space, records: Sequence[Record], settings, names=None,
 
 
 def load_found(space_name: str, root: str | Path | None = None) -> list[tuple[str, object]]:
-    """The found proxies of ``experiments/<space>/found.json`` (one proxy JSON or a list),
-    as (name, Proxy); empty when the file does not exist."""
+    """The found proxies of ``experiments/<space>/found.json`` and ``found_*.json`` (each one
+    proxy JSON or a list), as (name, Proxy); empty when there is none."""
+    folder = Path(root or REPO_ROOT) / "experiments" / space_name
+    paths = [folder / "found.json"] + sorted(folder.glob("found_*.json"))
+    out = []
+    for path in paths:
+        if path.is_file():
+            out += _load_found_file(path)
+    return out
+
+
+def _load_found_file(path: Path) -> list[tuple[str, object]]:
     from ..language import Proxy
-    path = Path(root or REPO_ROOT) / "experiments" / space_name / "found.json"
-    if not path.is_file():
-        return []
     try:
         data = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError) as exc:
@@ -111,7 +118,8 @@ def load_found(space_name: str, root: str | Path | None = None) -> list[tuple[st
         if not isinstance(entry, dict):
             raise ConfigError(f"{path}: entry {i} is not a proxy JSON object")
         proxy = Proxy.from_json(entry)
-        name = entry.get("name") or ("Found (search)" if len(entries) == 1 else f"Found #{i + 1}")
+        name = entry.get("name") or (f"Found ({proxy.language.name} language)"
+                                     if len(entries) == 1 else f"Found #{i + 1}")
         out.append((name, proxy))
     return out
 
