@@ -220,7 +220,9 @@ def test_algebraic_properties():
     assert {n for n, k in kinds.items() if k == "reduction"} == {
         "t_mean", "t_std", "t_meanabs", "t_sum", "t_fro", "t_l1", "t_rowmax", "t_rowmin",
         "t_rownorm"}
-    assert {n for n, p in REGISTRY.items() if p.size_aware} == {"t_sum", "t_fro", "t_l1"}
+    # size-aware: scaled by an element count, or counting tensors (pool_sum) or layers (layer_sum)
+    assert {n for n, p in REGISTRY.items() if p.size_aware} == {"t_sum", "t_fro", "t_l1",
+                                                                "pool_sum", "layer_sum"}
     assert REGISTRY["t_fro"].scalar_form == "v_fro"
     assert REGISTRY["logsoftmax"].scalar_form == "v_logsoftmax"
     assert REGISTRY["t_rowmax"].scalar_form is None  # the row maximum of one value: no form

@@ -287,3 +287,13 @@ def test_counts_accumulate_per_rule(probe_bank):
         pruning.check(DEFAULT.parse(text))
     assert pruning.counts == {"inverse_pair": 2, "involution_twice": 1, "probe_constant": 1}
     assert set(pruning.names) == set(rps.rule_names())
+
+
+def test_a_count_of_a_constant_is_not_pruned_as_constant():
+    # t_sum of exp(W - W) is the element count of each matrix: it depends on the architecture
+    from lpzero_gp.language import Proxy
+    from lpzero_gp.rps import ConstantSubtree, TreeView
+    proxy = Proxy.parse("layer_sum(pool_sum(t_sum(exp(sub(W, W)))))")
+    assert ConstantSubtree().fires(TreeView(proxy.tree, proxy.language.inputs)) is None
+    proxy = Proxy.parse("layer_mean(pool_mean(t_mean(exp(sub(W, W)))))")
+    assert ConstantSubtree().fires(TreeView(proxy.tree, proxy.language.inputs)) is not None

@@ -140,19 +140,36 @@ def _subtrees(tree) -> list[tuple[int, int]]:
     return out
 
 
-def evaluate_formulas(formulas: Iterable, bank: InputBank, language: Language | None = None
-                      ) -> dict[str, ProxyResult]:
+def evaluate_formulas(formulas: Iterable, bank: InputBank, language: Language | None = None,
+                      arch_chunk: int | None = None) -> dict[str, ProxyResult]:
     """``{text: ProxyResult}`` of every formula on ``bank``: the same computation as
     :meth:`Proxy.evaluate <lpzero_gp.language.proxy.Proxy.evaluate>` (the primitives' own
-    functions, the bank's stacked blocks), sharing a subtree between consecutive formulas
-    (``op(X)`` across the reductions) and keeping no more than one formula's subtrees."""
+    functions on the bank's stacked blocks), sharing a subtree between consecutive formulas
+    (``op(X)`` across the reductions) and keeping no more than one formula's subtrees.
+
+    ``arch_chunk``: evaluate that many architectures at a time (every primitive acts within
+    one architecture, so the scores are the same; big full tensors then make smaller
+    temporaries); the status (non-finite, constant) is judged on all of them together."""
     language = language or estimator_language()
+    texts = list(dict.fromkeys(str(f) for f in formulas))
+    trees = {t: language.parse(t) for t in texts}
+    n = len(bank)
+    step = n if not arch_chunk else max(1, int(arch_chunk))
+    if step >= n:
+        raw = _raw_scores(trees, bank, language)
+    else:
+        parts = [_raw_scores(trees, bank.subset(range(i, min(i + step, n))), language)
+                 for i in range(0, n, step)]
+        raw = {t: np.concatenate([p[t] for p in parts]) for t in texts}
+    ids = list(bank.record_ids)
+    return {t: score_status(raw[t], ids) for t in texts}
+
+
+def _raw_scores(trees: dict, bank: InputBank, language: Language) -> dict[str, np.ndarray]:
     mask = bank.layer_mask
     cache: dict[str, object] = {}
-    out: dict[str, ProxyResult] = {}
-    for f in formulas:
-        text = str(f)
-        tree = language.parse(text)
+    out: dict[str, np.ndarray] = {}
+    for text, tree in trees.items():
         spans = _subtrees(tree)
         keys = [str(gp.PrimitiveTree(tree[a:b])) for a, b in spans]
         for k in [k for k in cache if k not in keys]:
@@ -172,8 +189,7 @@ def evaluate_formulas(formulas: Iterable, bank: InputBank, language: Language | 
                     j = spans[j][1]
                 cache[keys[i]] = (prim.fn(mask, *args) if prim.kind == "aggregation"
                                   else prim.fn(*args))
-        raw = cache[keys[0]].to(torch.float64).numpy()
-        out[text] = score_status(raw, list(bank.record_ids))
+        out[text] = cache[keys[0]].to(torch.float64).numpy().copy()
     return out
 
 
@@ -269,6 +285,9 @@ class ComparisonRow:
     bias: float                # mean over the noise sketches and architectures of
                                # (sketch - full) / |full|: a systematic error
     bias_t: float              # its t statistic (mean / standard error of the mean)
+    rank_snr: float            # min over pairs of architectures of |full_a - full_b| /
+                               # sqrt(noise_a^2 + noise_b^2): how far apart in noise units
+                               # the closest two architectures are
     full_scores: np.ndarray
     sketch_scores: np.ndarray
 
@@ -309,20 +328,23 @@ def _ranks(x: np.ndarray) -> np.ndarray:
 
 def compare(full_bank: InputBank, sketch_bank: InputBank,
             formulas: Iterable | None = None, noise_banks: Sequence[InputBank] = (),
-            full_results: dict[str, ProxyResult] | None = None) -> list[ComparisonRow]:
+            full_results: dict[str, ProxyResult] | None = None,
+            arch_chunk: int | None = 1) -> list[ComparisonRow]:
     """One :class:`ComparisonRow` per formula (default: every depth-2 formula of the bank's
     inputs) comparing ``sketch_bank`` with ``full_bank`` (same architectures, same order).
 
     ``noise_banks``: other sketches of the same tensors (other seeds) to measure the sampling
     error independently of ``sketch_bank``; ``full_results``: the full bank's results when
-    already computed (:func:`evaluate_formulas`)."""
+    already computed (:func:`evaluate_formulas`); ``arch_chunk``: architectures evaluated
+    at a time on the full bank."""
     if list(full_bank.record_ids) != list(sketch_bank.record_ids):
         raise ValueError("the full and sketch banks hold other architectures")
     for nb in noise_banks:
         if list(nb.record_ids) != list(full_bank.record_ids):
             raise ValueError("a noise bank holds other architectures than the full bank")
     formulas = list(depth2_formulas(full_bank) if formulas is None else formulas)
-    full = full_results if full_results is not None else evaluate_formulas(formulas, full_bank)
+    full = (full_results if full_results is not None
+            else evaluate_formulas(formulas, full_bank, arch_chunk=arch_chunk))
     sk = evaluate_formulas(formulas, sketch_bank)
     others = [evaluate_formulas(formulas, nb) for nb in noise_banks]
     rows = []
@@ -345,6 +367,7 @@ def compare(full_bank: InputBank, sketch_bank: InputBank,
         err = np.concatenate(errs)
         noise = float(np.sqrt(np.mean(err ** 2))) if np.isfinite(err).all() else math.nan
         bias, bias_t = _bias(errs, fs)
+        rank_snr = _rank_snr(fs, np.sqrt(np.mean(np.stack(errs) ** 2, axis=0)))
         if math.isnan(noise) or math.isnan(spread):
             snr = math.nan
         elif noise == 0:
@@ -356,8 +379,21 @@ def compare(full_bank: InputBank, sketch_bank: InputBank,
             text, x, op, r, a.valid, b.valid, a.reason, b.reason,
             float(np.median(rel)) if rel.size else math.nan,
             float(np.max(rel)) if rel.size else math.nan,
-            rho, spread, noise, snr, source, bias, bias_t, fs, ss))
+            rho, spread, noise, snr, source, bias, bias_t, rank_snr, fs, ss))
     return rows
+
+
+def _rank_snr(full: np.ndarray, noise: np.ndarray) -> float:
+    """min over pairs a < b of |full_a - full_b| / sqrt(noise_a^2 + noise_b^2); a pair with no
+    noise counts as resolved (inf); NaN when a value is not finite."""
+    if not (np.isfinite(full).all() and np.isfinite(noise).all()) or len(full) < 2:
+        return math.nan
+    gap = np.abs(full[:, None] - full[None, :])
+    sd = np.sqrt(noise[:, None] ** 2 + noise[None, :] ** 2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = np.where(sd > 0, gap / sd, math.inf)
+    iu = np.triu_indices(len(full), 1)
+    return float(z[iu].min())
 
 
 def _bias(errs: list[np.ndarray], full: np.ndarray) -> tuple[float, float]:
@@ -461,13 +497,14 @@ def markdown_table(summary: Sequence[PrimitiveSummary]) -> str:
 def markdown_rows(rows: Sequence[ComparisonRow]) -> str:
     """Formula rows in Markdown (for the worst combinations)."""
     lines = ["| formula | valid full / sketch | median rel. error | max rel. error | rho | "
-             "spread (std) | noise (RMS) | SNR | bias (t) |",
-             "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+             "spread (std) | noise (RMS) | SNR | rank SNR | bias (t) |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         lines.append(f"| `{r.formula}` | {'yes' if r.valid_full else 'no'} / "
                      f"{'yes' if r.valid_sketch else 'no'} | {_g(r.rel_err_median)} | "
                      f"{_g(r.rel_err_max)} | {_g(r.spearman, 3)} | {_g(r.spread)} | "
-                     f"{_g(r.noise)} | {_g(r.snr)} | {_g(r.bias)} ({_g(r.bias_t)}) |")
+                     f"{_g(r.noise)} | {_g(r.snr)} | {_g(r.rank_snr)} | "
+                     f"{_g(r.bias)} ({_g(r.bias_t)}) |")
     return "\n".join(lines)
 
 

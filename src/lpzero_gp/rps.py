@@ -149,8 +149,11 @@ class TreeView:
                 self.key[i] = f"{node.name}({', '.join(keys)})"
                 self.has_input[i] = any(self.has_input[c] for c in kids)
                 facts = primitive_facts(node.name)
+                # a size-aware operation (t_sum, pool_sum, layer_sum, ...) of a constant counts
+                # elements, tensors or layers: it still depends on the architecture
                 self.input_free[i] = (
-                    facts.constant or all(self.input_free[c] for c in kids)
+                    facts.constant
+                    or (all(self.input_free[c] for c in kids) and not self.prim[i].size_aware)
                     or (facts.self_cancelling and len(kids) == 2 and keys[0] == keys[1]))
             else:
                 self.key[i] = node.format()

@@ -49,7 +49,7 @@ from pathlib import Path
 
 from deap import gp
 
-from ..bank import INPUT_NAMES, INPUTS
+from ..bank import GROUP_LEVEL, INPUT_NAMES, INPUTS
 from ..errors import ConfigError, FormulaError
 from .generate import TypedGenerator, random_tree
 from .registry import REGISTRY, Primitive
@@ -137,6 +137,7 @@ class Language:
         group_weight = {g: sum(w for n, w in inputs.items() if INPUTS[n].group == g)
                         for g in self.groups}
         mean_weight = sum(group_weight.values()) / max(len(group_weight), 1)
+        layer_weight = sum(w for g, w in group_weight.items() if GROUP_LEVEL[g] == "layer")
         weighted: list[tuple[object, float]] = []
         for n, prim in self.primitives.items():
             for group in (self.groups if prim.generic else (None,)):
@@ -145,7 +146,15 @@ class Language:
                 self.pset.addPrimitive(prim.fn, args, ret, name=n)
                 node = self.pset.primitives[ret][-1]
                 self.variants.setdefault(n, []).append(node)
-                share = group_weight[group] / mean_weight if group and mean_weight else 1.0
+                # a group is chosen where its values are pooled: inside a layer, in proportion
+                # to its inputs' weight; at the root (model level) against the layer
+                # aggregations, in proportion to its weight against the layer inputs' weight
+                if not group:
+                    share = 1.0
+                elif ret is Scalar:
+                    share = group_weight[group] / (layer_weight or mean_weight)
+                else:
+                    share = group_weight[group] / mean_weight
                 weighted.append((node, used[n] * share if template is None else 0.0))
         for n in self.inputs:
             self.pset.addTerminal(n, TENSOR_TYPES[INPUTS[n].group], name=n)

@@ -100,7 +100,8 @@ def register_primitive(*, name: str, args: tuple[type, ...], ret: type, fn: Call
     - Algebra, read by the Rule-based Pruning Strategy and the simplifier: ``monotone``
       (increasing / decreasing / none), ``involution`` (f(f(x)) = x), ``idempotent`` (f(f(x)) =
       f(x); binary: f(x, x) = x), ``inverse_of`` (f(g(x)) = x on g's range), ``commutative``,
-      ``size_aware`` (scaled by the full tensor's element count), ``scalar_form`` (for a unary
+      ``size_aware`` (scaled by the full tensor's element count, or counting tensors or layers:
+      of a constant it is not constant), ``scalar_form`` (for a unary
       tensor operation, the primitive doing the same on one per-tensor value: LPZero's chains).
     - ``check``: probe it now (:func:`check_primitive`); a failure raises ``ValueError``.
     """
@@ -300,14 +301,14 @@ def _register_builtins() -> None:
     for (name, fn, tex, w, doc) in _POOLINGS:
         f = _function(name, tex, "pooling", wrap_argument=True)
         register_primitive(name=name, args=(Each,), ret=Pooled, fn=fn, sympy=f, latex=tex,
-                           kind="pooling", weight=w,
+                           kind="pooling", weight=w, size_aware=name == "pool_sum",
                            monotone="increasing",
                            doc=doc, check=False)
     for (name, fn, tex, w, doc) in _AGGREGATIONS:
         f = _function(name, tex, "aggregation", wrap_argument=True)
         register_primitive(name=name, args=(ScalarL,), ret=Scalar, fn=fn, sympy=f, latex=tex,
                            kind="aggregation", weight=w, monotone="increasing", doc=doc,
-                           check=False)
+                           size_aware=name == "layer_sum", check=False)
 
 
 # -- the checks ------------------------------------------------------------------------------
