@@ -179,7 +179,8 @@ def test_constant_subtree_catches_lpzero_flexibert_proxy():
     assert structural(rps.ConstantSubtree, LPZERO_FLEXIBERT_PROXY, LPZERO)
     assert fired(LPZERO_FLEXIBERT_PROXY, LPZERO) == "constant_subtree"
     assert structural(rps.ConstantSubtree, LPZERO_GPT2_PROXY, LPZERO) is None
-    assert structural(rps.ConstantSubtree, "layer_mean(pool_sum(t_sum(exp(sub(W, W)))))")
+    # the element count of matrices of ones depends on the architecture: not constant
+    assert structural(rps.ConstantSubtree, "layer_mean(pool_sum(t_sum(exp(sub(W, W)))))") is None
     # softmax of a whole row is not constant (its mean is 1 / row length); of one value it is
     assert structural(rps.ConstantSubtree, "layer_mean(pool_mean(t_mean(softmax(W))))") is None
     assert structural(rps.ConstantSubtree, "layer_mean(l_add(pool_mean(t_mean(abs(A))), "

@@ -287,7 +287,8 @@ class ComparisonRow:
     bias_t: float              # its t statistic (mean / standard error of the mean)
     rank_snr: float            # min over pairs of architectures of |full_a - full_b| /
                                # sqrt(noise_a^2 + noise_b^2): how far apart in noise units
-                               # the closest two architectures are
+                               # the closest two architectures are (exact ties of identical
+                               # tensors, reproduced by every sketch, count as resolved)
     full_scores: np.ndarray
     sketch_scores: np.ndarray
 
@@ -367,7 +368,7 @@ def compare(full_bank: InputBank, sketch_bank: InputBank,
         err = np.concatenate(errs)
         noise = float(np.sqrt(np.mean(err ** 2))) if np.isfinite(err).all() else math.nan
         bias, bias_t = _bias(errs, fs)
-        rank_snr = _rank_snr(fs, np.sqrt(np.mean(np.stack(errs) ** 2, axis=0)))
+        rank_snr = _rank_snr(fs, [e + fs for e in errs])
         if math.isnan(noise) or math.isnan(spread):
             snr = math.nan
         elif noise == 0:
@@ -383,29 +384,24 @@ def compare(full_bank: InputBank, sketch_bank: InputBank,
     return rows
 
 
-def _rank_snr(full: np.ndarray, noise: np.ndarray) -> float:
-    """min over pairs a < b of |full_a - full_b| / sqrt(noise_a^2 + noise_b^2); a pair with no
-    noise counts as resolved (inf); NaN when a value is not finite."""
-    if not (np.isfinite(full).all() and np.isfinite(noise).all()) or len(full) < 2:
+def _rank_snr(full: np.ndarray, sketches: Sequence[np.ndarray]) -> float:
+    """min over pairs a < b of |full_a - full_b| / sqrt(noise_a^2 + noise_b^2), ``noise_a``
+    the RMS of ``sketch - full`` over ``sketches`` for architecture a. A pair with no noise,
+    or tied exactly in the full scores and in every sketch (the same tensors: the sketch keeps
+    the same rows of them), is resolved (inf). NaN when a value is not finite."""
+    if len(full) < 2 or not sketches:
         return math.nan
+    s = np.stack(sketches)
+    if not (np.isfinite(full).all() and np.isfinite(s).all()):
+        return math.nan
+    noise = np.sqrt(np.mean((s - full) ** 2, axis=0))
     gap = np.abs(full[:, None] - full[None, :])
     sd = np.sqrt(noise[:, None] ** 2 + noise[None, :] ** 2)
+    tied = (gap == 0) & (s[:, :, None] == s[:, None, :]).all(axis=0)
     with np.errstate(divide="ignore", invalid="ignore"):
-        z = np.where(sd > 0, gap / sd, math.inf)
+        z = np.where((sd > 0) & ~tied, gap / sd, math.inf)
     iu = np.triu_indices(len(full), 1)
     return float(z[iu].min())
-
-
-def _bias(errs: list[np.ndarray], full: np.ndarray) -> tuple[float, float]:
-    """Mean relative signed error and its t statistic (NaN when undefined)."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        rel = np.concatenate([e / np.abs(full) for e in errs])
-    if rel.size < 2 or not np.isfinite(rel).all():
-        return math.nan, math.nan
-    mean, sd = float(rel.mean()), float(rel.std(ddof=1))
-    if sd == 0:
-        return mean, (0.0 if mean == 0 else math.copysign(math.inf, mean))
-    return mean, mean / (sd / math.sqrt(rel.size))
 
 
 def _parts(f) -> tuple[str, str, str]:

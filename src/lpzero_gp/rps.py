@@ -320,8 +320,16 @@ class ConstantSubtree(StructuralRule):
     description = "a subtree whose value does not depend on the inputs: logsoftmax of a scalar"
 
     def fires(self, view):
+        parent = {c: i for i, kids in enumerate(view.children) for c in kids}
         for i, prim in enumerate(view.prim):
-            if prim is not None and view.has_input[i] and view.input_free[i]:
+            if prim is None or not view.has_input[i] or not view.input_free[i]:
+                continue
+            # a constant under a size-aware parent (the element count of a matrix of ones)
+            # still depends on the architecture
+            if i in parent and view.input_free[parent[i]]:
+                continue  # the largest constant subtree is the one to report
+            up = view.prim[parent[i]] if i in parent else None
+            if up is None or not up.size_aware:
                 return f"{view.key[i]} does not depend on the inputs"
         return None
 
