@@ -404,6 +404,18 @@ def _rank_snr(full: np.ndarray, sketches: Sequence[np.ndarray]) -> float:
     return float(z[iu].min())
 
 
+def _bias(errs: list[np.ndarray], full: np.ndarray) -> tuple[float, float]:
+    """Mean relative signed error and its t statistic (NaN when undefined)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rel = np.concatenate([e / np.abs(full) for e in errs])
+    if rel.size < 2 or not np.isfinite(rel).all():
+        return math.nan, math.nan
+    mean, sd = float(rel.mean()), float(rel.std(ddof=1))
+    if sd == 0:
+        return mean, (0.0 if mean == 0 else math.copysign(math.inf, mean))
+    return mean, mean / (sd / math.sqrt(rel.size))
+
+
 def _parts(f) -> tuple[str, str, str]:
     if isinstance(f, Formula):
         return f.input, f.op, f.reduction
