@@ -202,18 +202,32 @@ FLEXIBERT_KINDS = ((2, 128, ("SA",)), (2, 128, ("LT",)), (2, 128, ("DSC",)),
                    (4, 128, ("DSC", "LT", "SA")), (4, 256, ("DSC", "LT", "SA")))
 
 
-def pick_flexibert(bench, kinds=FLEXIBERT_KINDS) -> list:
-    """The first record (benchmark order) of each kind (layers, hidden size, operations)."""
-    def kind(r):
-        c = r.config
-        return (c.n_layers, c.hidden_size, tuple(sorted({x.operation_type for x in c.layers})))
+def flexibert_kind(record) -> tuple[int, int, tuple[str, ...]]:
+    """(layers, hidden size, the sorted operations its layers use) of a FlexiBERT record."""
+    c = record.config
+    return c.n_layers, c.hidden_size, tuple(sorted({x.operation_type for x in c.layers}))
+
+
+def flexibert_size(record, variant: str = "space") -> int:
+    """Parameters of the record's model outside the embeddings (a meta-device build)."""
+    from .spaces import get_space
+    model = get_space("flexibert").build(record, variant, seed=0, device="meta")
+    return sum(p.numel() for n, p in model.named_parameters() if "embeddings" not in n)
+
+
+def pick_flexibert(bench, kinds=FLEXIBERT_KINDS, smallest: bool = True,
+                   variant: str = "space") -> list:
+    """One record of each kind (layers, hidden size, operations): the one with the fewest
+    parameters outside the embeddings in ``variant`` (``smallest``), else the first in
+    benchmark order."""
     out = []
     for k in kinds:
-        found = next((r for r in bench if kind(r) == k), None)
-        if found is None:
+        found = [r for r in bench if flexibert_kind(r) == k]
+        if not found:
             raise LookupError(f"no FlexiBERT record with {k[0]} layers, hidden {k[1]}, "
                               f"operations {'/'.join(k[2])}")
-        out.append(found)
+        out.append(min(found, key=lambda r: flexibert_size(r, variant)) if smallest
+                   else found[0])
     return out
 
 
@@ -285,12 +299,11 @@ class ComparisonRow:
     bias: float                # mean over the noise sketches and architectures of
                                # (sketch - full) / |full|: a systematic error
     bias_t: float              # its t statistic (mean / standard error of the mean)
-    rank_snr: float            # min over pairs of architectures of |full_a - full_b| /
-                               # sqrt(noise_a^2 + noise_b^2): how far apart in noise units
-                               # the closest two architectures are (exact ties of identical
-                               # tensors, reproduced by every sketch, count as resolved)
+    rank_snr: float            # min over pairs of architectures of |full_a - full_b| over
+                               # the sketch's RMS error on that difference (see _rank_snr)
     full_scores: np.ndarray
     sketch_scores: np.ndarray
+    noise_scores: np.ndarray   # (K, N): the scores on the K noise sketches
 
     @property
     def valid_both(self) -> bool:
@@ -368,7 +381,8 @@ def compare(full_bank: InputBank, sketch_bank: InputBank,
         err = np.concatenate(errs)
         noise = float(np.sqrt(np.mean(err ** 2))) if np.isfinite(err).all() else math.nan
         bias, bias_t = _bias(errs, fs)
-        rank_snr = _rank_snr(fs, [e + fs for e in errs])
+        noisy = np.stack([e + fs for e in errs])
+        rank_snr = _rank_snr(fs, noisy)
         if math.isnan(noise) or math.isnan(spread):
             snr = math.nan
         elif noise == 0:
@@ -380,26 +394,30 @@ def compare(full_bank: InputBank, sketch_bank: InputBank,
             text, x, op, r, a.valid, b.valid, a.reason, b.reason,
             float(np.median(rel)) if rel.size else math.nan,
             float(np.max(rel)) if rel.size else math.nan,
-            rho, spread, noise, snr, source, bias, bias_t, rank_snr, fs, ss))
+            rho, spread, noise, snr, source, bias, bias_t, rank_snr, fs, ss, noisy))
     return rows
 
 
 def _rank_snr(full: np.ndarray, sketches: Sequence[np.ndarray]) -> float:
-    """min over pairs a < b of |full_a - full_b| / sqrt(noise_a^2 + noise_b^2), ``noise_a``
-    the RMS of ``sketch - full`` over ``sketches`` for architecture a. A pair with no noise,
-    or tied exactly in the full scores and in every sketch (the same tensors: the sketch keeps
-    the same rows of them), is resolved (inf). NaN when a value is not finite."""
-    if len(full) < 2 or not sketches:
+    """min over pairs a < b of |full_a - full_b| / noise_ab, ``noise_ab`` the RMS over
+    ``sketches`` of the error of the difference, ``(s_a - full_a) - (s_b - full_b)``: how far
+    apart, in units of the sketch's error on their difference, the two closest architectures
+    are. The error of the difference counts what the architectures' errors share: the rows a
+    sketch keeps depend on the seed and the tensor's input, layer, name and shape, not on the
+    architecture, so same-named tensors of two architectures keep the same rows (the same
+    tokens of A, H, J, the same rows of the embedding tables). A pair with no such error (identical tensors, or tensors kept
+    whole) is resolved (inf). NaN when a value is not finite or there is no sketch."""
+    if len(full) < 2 or not len(sketches):
         return math.nan
-    s = np.stack(sketches)
+    s = np.stack(list(sketches))
     if not (np.isfinite(full).all() and np.isfinite(s).all()):
         return math.nan
-    noise = np.sqrt(np.mean((s - full) ** 2, axis=0))
+    err = s - full                                           # (K, N)
+    diff = err[:, :, None] - err[:, None, :]                 # (K, N, N)
+    noise = np.sqrt(np.mean(diff ** 2, axis=0))
     gap = np.abs(full[:, None] - full[None, :])
-    sd = np.sqrt(noise[:, None] ** 2 + noise[None, :] ** 2)
-    tied = (gap == 0) & (s[:, :, None] == s[:, None, :]).all(axis=0)
     with np.errstate(divide="ignore", invalid="ignore"):
-        z = np.where((sd > 0) & ~tied, gap / sd, math.inf)
+        z = np.where(noise > 0, gap / noise, math.inf)
     iu = np.triu_indices(len(full), 1)
     return float(z[iu].min())
 
@@ -516,6 +534,6 @@ def markdown_rows(rows: Sequence[ComparisonRow]) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["FLEXIBERT_KINDS", "pick_flexibert", "pick_gpt2", "capture_full_bank", "Formula", "ComparisonRow", "PrimitiveSummary", "tensor_ops", "reductions",
+__all__ = ["FLEXIBERT_KINDS", "flexibert_kind", "flexibert_size", "pick_flexibert", "pick_gpt2", "capture_full_bank", "Formula", "ComparisonRow", "PrimitiveSummary", "tensor_ops", "reductions",
            "estimator_language", "depth2_formulas", "formula_text", "evaluate_formulas",
            "sketch_bank", "compare", "estimator_table", "markdown_table", "markdown_rows"]

@@ -32,6 +32,10 @@ def add_commands(subparsers, add_capture_options) -> None:
                    help="leave out the proxies written in the proxy language, LPZero's "
                         "published proxy and the found proxies (no capture)")
     p.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples")
+    p.add_argument("--reuse-scores", metavar="DETAILS_JSON",
+                   help="take the hand-designed values from a previous table's details.json "
+                        "made with the same settings (same code: the values are equal), "
+                        "instead of running every model again")
     p.add_argument("--reproduce", action="store_true",
                    help="compare with NAS-Bench-BERT's published proxy values (flexibert)")
     p.add_argument("--csv", help="the published BERT_results_activation.csv (default: the one "
@@ -68,7 +72,8 @@ def cmd_baselines(args) -> int:
     table = baseline_table(space, bench, settings, n_boot=args.n_boot, seed=args.seed,
                            hand_designed=args.proxies, in_language=None if lang else [],
                            include_published=lang, include_found=lang, cache=cache,
-                           score_cache=cache, data_dir=args.data_dir, progress=not args.quiet)
+                           score_cache=cache, data_dir=args.data_dir, progress=not args.quiet,
+                           reuse_scores=args.reuse_scores)
     paths = table.write(out)
     print(table.to_markdown())
     print("wrote " + ", ".join(str(p) for p in paths.values()))

@@ -83,3 +83,50 @@ class ScoreCache:
         finally:
             if os.path.exists(tmp):
                 os.unlink(tmp)
+
+
+SETTING_KEYS = ("variant", "seed", "batch_size", "seq_len", "objective")
+
+
+def seed_from_details(store: ScoreCache, details_path, settings) -> int:
+    """Fill ``store`` with the hand-designed values of a previous table's ``details.json``
+    (written by ``lpzero-gp baselines``) when it was made with the same capture settings
+    (space, variant, seed, batch, objective, text) and the same :data:`SCORES_VERSION`; the
+    values are the same computation, so a table need not rerun every model. Returns the number
+    of records filled; raises ``ConfigError`` naming the setting that differs."""
+    from ..errors import ConfigError
+    path = Path(details_path)
+    try:
+        details = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read a baseline table's details ({exc})") from None
+    theirs = details.get("settings", {})
+    if details.get("space") != store.key["space"]:
+        raise ConfigError(f"{path}: made for space {details.get('space')!r}, not "
+                          f"{store.key['space']!r}")
+    for key in SETTING_KEYS:
+        if theirs.get(key) != store.key[key]:
+            raise ConfigError(f"{path}: made with {key} = {theirs.get(key)!r}, this table uses "
+                              f"{store.key[key]!r}")
+    if theirs.get("text_path") != settings.text_path or settings.text_path is not None:
+        raise ConfigError(f"{path}: reusing values needs both tables on the default text "
+                          f"(pydoc_data.topics)")
+    if details.get("scores_version", SCORES_VERSION) != SCORES_VERSION:
+        raise ConfigError(f"{path}: made by another version of the hand-designed proxies")
+    records = details["records"]
+    hand = {k.split(":", 1)[1]: v for k, v in details["scores"].items() if k.startswith("hand:")}
+    undefined = details.get("undefined", {})
+    for i, rid in enumerate(records):
+        values = {}
+        for name, column in hand.items():
+            value = column[i]
+            reason = (undefined.get(f"hand:{name}") or {}).get(rid) if value is None else None
+            values[name] = ProxyValue(math.nan if value is None else float(value), reason)
+        entry = store.records.setdefault(str(rid), {"values": {}, "reasons": {}, "seconds": 0.0})
+        for n, v in values.items():
+            if n not in entry["values"]:
+                entry["values"][n] = v.value if math.isfinite(v.value) else None
+                if v.reason:
+                    entry["reasons"][n] = v.reason
+    store._write()
+    return len(records)

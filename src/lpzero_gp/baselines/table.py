@@ -35,7 +35,7 @@ from ..metrics import (MetricInputError, bootstrap_ci, correlations, paired_boot
                        top_k_tau, within_groups)
 from .descriptors import depth_groups, descriptor_label, descriptor_scores
 from .in_language import IN_LANGUAGE, published_proxy
-from .score_cache import ScoreCache, score_key
+from .score_cache import SCORES_VERSION, ScoreCache, score_key
 from .zero_cost import HAND_DESIGNED, HAND_DESIGNED_NAMES, ProxyValue, compute_hand_designed
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -58,7 +58,8 @@ class ScoreColumn:
 # -- computing the scores -------------------------------------------------------------------
 
 def hand_designed_scores(space, records: Sequence[Record], settings, names=None,
-                         cache=None, data_dir=None, progress: bool = True
+                         cache=None, data_dir=None, progress: bool = True,
+                         reuse: str | None = None
                          ) -> dict[str, tuple[np.ndarray, dict[str, str]]]:
     """Hand-designed proxies on ``records``: name -> (scores (n,), {record id: reason}).
 
@@ -72,6 +73,9 @@ def hand_designed_scores(space, records: Sequence[Record], settings, names=None,
     names = list(HAND_DESIGNED_NAMES if names is None else names)
     store = None if cache is False else ScoreCache(
         score_key(space.name, settings, text_fingerprint(settings.text_path)), cache)
+    if reuse is not None and store is not None:
+        from .score_cache import seed_from_details
+        seed_from_details(store, reuse, settings)
     batch = None
     values: list[dict[str, ProxyValue]] = []
     bar = tqdm(records, desc=f"baselines {space.name}", unit="arch", disable=not progress)
@@ -133,7 +137,7 @@ def _proxy_column(key, name, kind, result, record_ids, note="") -> ScoreColumn:
 def collect_columns(space, bench, settings, hand_designed=None, in_language=None,
                     include_published: bool = True, include_found: bool = True,
                     cache=None, score_cache=None, data_dir=None, progress: bool = True,
-                    found_root=None) -> list[ScoreColumn]:
+                    found_root=None, reuse_scores=None) -> list[ScoreColumn]:
     """Every score column of the comparison on ``bench``'s records.
 
     ``hand_designed``: names (default all, ``[]`` for none); ``in_language``: names of
@@ -148,8 +152,8 @@ def collect_columns(space, bench, settings, hand_designed=None, in_language=None
     hd = HAND_DESIGNED_NAMES if hand_designed is None else hand_designed
     if hd:
         for n, (scores, reasons) in hand_designed_scores(space, records, settings, hd,
-                                                         score_cache, data_dir,
-                                                         progress).items():
+                                                         score_cache, data_dir, progress,
+                                                         reuse=reuse_scores).items():
             columns.append(ScoreColumn(f"hand:{n}", HAND_DESIGNED[n].label, "hand-designed",
                                        scores, reasons, HAND_DESIGNED[n].source))
     lang = [IN_LANGUAGE[n] for n in (IN_LANGUAGE if in_language is None else in_language)]
@@ -303,6 +307,7 @@ class BaselineTable:
         return {"space": self.space, "label": self.label_name,
                 "higher_is_better": self.higher_is_better, "records": self.record_ids,
                 "settings": self.settings, "n_boot": self.n_boot,
+                "scores_version": SCORES_VERSION,
                 "best_descriptor": self.best_descriptor, "statistics": self.stats,
                 "scores": {c.key: [None if not math.isfinite(v) else v for v in c.scores]
                            for c in self.columns},
