@@ -1,0 +1,121 @@
+"""Found proxies against the descriptors on the held-out test split, with paired intervals.
+
+For a space, every ``experiments/<space>/found*.json`` written by a search carries the record
+ids of its splits and its capture settings. This module evaluates each found proxy, LPZero's
+published formula and every descriptor of the space on the **test** records of the first found
+proxy's split (no part of the search read them), and gives for each score Kendall τ-b and
+Spearman ρ with bootstrap intervals and the paired-bootstrap difference of ρ against the best
+descriptor on the same records. When the found proxies come from searches with different
+splits, each is also reported on its own test split.
+
+    python -m lpzero_gp.search.held_out --space flexibert [--out experiments/flexibert]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+
+from ..baselines.descriptors import descriptor_label, descriptor_scores
+from ..baselines.in_language import published_proxy
+from ..cache import CaptureSettings
+from ..collect import collect_inputs
+from ..metrics import bootstrap_ci, correlations, paired_bootstrap
+from ..spaces import get_space
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+def _settings(capture: dict) -> CaptureSettings:
+    keys = {f for f in CaptureSettings.__dataclass_fields__}
+    return CaptureSettings(**{k: v for k, v in capture.items() if k in keys})
+
+
+def held_out(space_name: str, folder: Path | None = None, n_boot: int = 1000,
+             progress: bool = False) -> dict:
+    from ..language import Proxy
+    folder = Path(folder or REPO / "experiments" / space_name)
+    files = [p for p in [folder / "found.json", *sorted(folder.glob("found_*.json"))]
+             if p.is_file()]
+    found = [(p, json.loads(p.read_text())) for p in files]
+    found = [(p, f) for p, f in found if (f.get("provenance") or {}).get("splits")]
+    if not found:
+        raise ValueError(f"{folder}: no found*.json with split record ids")
+    space = get_space(space_name)
+    bench = space.load_benchmark()
+    prov = found[0][1]["provenance"]
+    test_ids = prov["splits"]["test"]
+    records = bench.subset(ids=test_ids).records
+    bank = collect_inputs(space, records, _settings(prov["capture"]), progress=progress)
+    quality = np.asarray(bank.quality)
+    scores = {}
+    for name, values in descriptor_scores(space, records).items():
+        scores[f"descriptor: {descriptor_label(name)}"] = ("descriptor", values)
+    pub = published_proxy(space_name)
+    scores[pub.label] = ("published", pub.proxy().evaluate(bank).scores)
+    for path, f in found:
+        proxy = Proxy.from_json(f)
+        same = f["provenance"]["splits"]["test"] == test_ids
+        label = f"found ({proxy.language.name} language, {path.name})"
+        if same:
+            scores[label] = ("found", proxy.evaluate(bank).scores)
+    desc = {k: v for k, (kind, v) in scores.items() if kind == "descriptor"}
+    best = max(desc, key=lambda k: correlations(desc[k], quality).spearman_rho)
+    rows = []
+    for label, (kind, values) in scores.items():
+        ok = np.isfinite(values)
+        corr = correlations(values[ok], quality[ok])
+        tau_ci = bootstrap_ci(values[ok], quality[ok], "kendall", n_boot)
+        rho_ci = bootstrap_ci(values[ok], quality[ok], "spearman", n_boot)
+        row = {"name": label, "kind": kind, "n": int(ok.sum()),
+               "kendall_tau": corr.kendall_tau, "tau_ci": [tau_ci.low, tau_ci.high],
+               "spearman_rho": corr.spearman_rho, "rho_ci": [rho_ci.low, rho_ci.high]}
+        if label != best and ok.all():
+            test = paired_bootstrap(values, desc[best], quality, "spearman", n_boot)
+            row["rho_minus_best"] = {"difference": test.diff, "low": test.low,
+                                     "high": test.high}
+        rows.append(row)
+    return {"space": space_name, "split": "test", "record_ids": test_ids,
+            "capture": prov["capture"], "split_seed": prov.get("split_seed"),
+            "best_descriptor": best, "n_boot": n_boot, "rows": rows,
+            "command": f"python -m lpzero_gp.search.held_out --space {space_name}"}
+
+
+def markdown(result: dict) -> str:
+    f = lambda x: "--" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.3f}"  # noqa: E731
+    lines = [f"Held-out test split of {result['space']}: {len(result['record_ids'])} records "
+             f"that no part of the search read (`{result['command']}`; {result['n_boot']} "
+             f"bootstrap resamples). ρ − best: paired bootstrap of Spearman ρ minus that of "
+             f"the best descriptor ({result['best_descriptor']}) on the same records.", "",
+             "| score | kind | τ [95% CI] | ρ [95% CI] | ρ − best [95% CI] |",
+             "|---|---|---|---|---|"]
+    for r in result["rows"]:
+        d = r.get("rho_minus_best")
+        diff = "—" if d is None else f"{d['difference']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}]"
+        lines.append(f"| {r['name']} | {r['kind']} | {f(r['kendall_tau'])} [{f(r['tau_ci'][0])}, "
+                     f"{f(r['tau_ci'][1])}] | {f(r['spearman_rho'])} [{f(r['rho_ci'][0])}, "
+                     f"{f(r['rho_ci'][1])}] | {diff} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--space", required=True, choices=("flexibert", "gpt2"))
+    parser.add_argument("--out", help="folder for held_out.json / .md (default: the "
+                        "experiment folder)")
+    parser.add_argument("--n-boot", type=int, default=1000)
+    args = parser.parse_args(argv)
+    out = Path(args.out or REPO / "experiments" / args.space)
+    result = held_out(args.space, n_boot=args.n_boot)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "held_out.json").write_text(json.dumps(result, indent=1))
+    (out / "held_out.md").write_text(markdown(result))
+    print(markdown(result))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
