@@ -6,7 +6,7 @@ The Python API in one screen::
     space = get_space("flexibert")
     bench = space.load_benchmark()                     # NAS-Bench-BERT records
     bank = collect_inputs(space, bench.records[:20], CaptureSettings(batch_size=4))
-    proxy = Proxy.parse("layer_mean(t_mean(square(H)))", "default")
+    proxy = Proxy.parse("layer_mean(pool_mean(t_mean(square(H))))", "default")
     proxy.evaluate(bank)                               # scores, validity, reason
     result = lpzero_gp.search(space="flexibert", generations=5, population=20)
 
