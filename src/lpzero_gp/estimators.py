@@ -148,30 +148,83 @@ def evaluate_formulas(formulas: Iterable, bank: InputBank, language: Language | 
     (``op(X)`` across the reductions) and keeping no more than one formula's subtrees.
 
     ``arch_chunk``: evaluate that many architectures at a time (every primitive acts within
-    one architecture, so the scores are the same; big full tensors then make smaller
-    temporaries); the status (non-finite, constant) is judged on all of them together."""
+    one architecture, so each architecture's score is the same; big full tensors then make
+    smaller temporaries), and an architecture whose inputs read by a formula are identical,
+    bit for bit, to an earlier one's (FlexiBERT's embedding tables, for one) takes that one's
+    score. The status (non-finite, constant) is judged on all architectures together."""
     language = language or estimator_language()
-    texts = list(dict.fromkeys(str(f) for f in formulas))
-    trees = {t: language.parse(t) for t in texts}
+    compiled = {}
+    for f in formulas:
+        text = str(f)
+        if text not in compiled:
+            compiled[text] = _compile(language, text)
     n = len(bank)
-    step = n if not arch_chunk else max(1, int(arch_chunk))
-    if step >= n:
-        raw = _raw_scores(trees, bank, language)
+    if not arch_chunk or int(arch_chunk) >= n:
+        raw = _raw_scores(compiled, bank, language)
     else:
-        parts = [_raw_scores(trees, bank.subset(range(i, min(i + step, n))), language)
-                 for i in range(0, n, step)]
-        raw = {t: np.concatenate([p[t] for p in parts]) for t in texts}
+        step = max(1, int(arch_chunk))
+        by_inputs: dict[tuple[str, ...], list[str]] = {}
+        for text, (tree, _, _) in compiled.items():
+            reads = tuple(sorted({node.value for node in tree if isinstance(node, gp.Terminal)}))
+            by_inputs.setdefault(reads, []).append(text)
+        raw = {}
+        for reads, texts in by_inputs.items():
+            owner = _identical_archs(bank, reads)
+            reps = sorted(set(owner))
+            part = {t: np.full(n, np.nan) for t in texts}
+            for i in range(0, len(reps), step):
+                chunk = reps[i:i + step]
+                got = _raw_scores({t: compiled[t] for t in texts}, bank.subset(chunk), language)
+                for t in texts:
+                    part[t][chunk] = got[t]
+            for t in texts:
+                raw[t] = part[t][owner]
     ids = list(bank.record_ids)
-    return {t: score_status(raw[t], ids) for t in texts}
+    return {t: score_status(raw[t], ids) for t in compiled}
 
 
-def _raw_scores(trees: dict, bank: InputBank, language: Language) -> dict[str, np.ndarray]:
+_COMPILED: dict[tuple[int, str], tuple] = {}
+
+
+def _compile(language: Language, text: str) -> tuple:
+    """(tree, subtree spans, subtree texts) of a formula, cached per language and text."""
+    key = (id(language), text)
+    if key not in _COMPILED:
+        tree = language.parse(text)
+        spans = _subtrees(tree)
+        _COMPILED[key] = (tree, spans, [str(gp.PrimitiveTree(tree[a:b])) for a, b in spans])
+    return _COMPILED[key]
+
+
+def _identical_archs(bank: InputBank, names: Sequence[str]) -> list[int]:
+    """Per architecture, the first architecture whose inputs ``names`` are identical to its
+    own (same tensors, names, full sizes and kept rows, bit for bit; same depth when one of
+    them is a layer-level input)."""
+    layered = any(INPUTS[x].level == "layer" for x in names)
+    owner: list[int] = []
+    for i, inp in enumerate(bank.inputs):
+        found = i
+        for j in sorted(set(owner)):
+            other = bank.inputs[j]
+            if (other.n_layers == inp.n_layers or not layered) and all(
+                    _same_tensors(inp.tensors[x], other.tensors[x]) for x in names):
+                found = j
+                break
+        owner.append(found)
+    return owner
+
+
+def _same_tensors(a, b) -> bool:
+    return len(a) == len(b) and all(
+        (x.name, x.layer, x.n_rows) == (y.name, y.layer, y.n_rows)
+        and x.rows.shape == y.rows.shape and torch.equal(x.rows, y.rows) for x, y in zip(a, b))
+
+
+def _raw_scores(compiled: dict, bank: InputBank, language: Language) -> dict[str, np.ndarray]:
     mask = bank.layer_mask
     cache: dict[str, object] = {}
     out: dict[str, np.ndarray] = {}
-    for text, tree in trees.items():
-        spans = _subtrees(tree)
-        keys = [str(gp.PrimitiveTree(tree[a:b])) for a, b in spans]
+    for text, (tree, spans, keys) in compiled.items():
         for k in [k for k in cache if k not in keys]:
             del cache[k]
         with torch.no_grad():
