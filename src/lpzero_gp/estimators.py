@@ -23,9 +23,17 @@ per architecture) and gives, per formula, a :class:`ComparisonRow`:
 - the *signal-to-noise ratio* ``snr = spread / noise``: ``spread`` is the standard deviation of
   the full scores across architectures, ``noise`` the sketch's sampling error, the RMS over
   architectures of ``sketch - full`` measured on *independent* sketches (other sketch seeds,
-  ``noise_banks``), so the figure that decides whether a ranking is determined by the tensors
-  is not computed from the very sketch whose ranking it judges. Without ``noise_banks`` the
-  compared sketch itself is used (``noise_source`` says which).
+  ``noise_banks``), so the figure that judges a ranking is not computed from the very sketch
+  whose ranking it judges. Without ``noise_banks`` the compared sketch itself is used
+  (``noise_source`` says which);
+- the *rank SNR*: over every pair of architectures, the gap between their full scores over the
+  sketch's RMS error on that gap (noise sketches), the smallest. This, not ``snr``, says whether
+  the tensors decide the ranking: a score with a large spread can still hold two architectures
+  tied to within rounding (the same shapes), which any error swaps;
+- the *bias*: the mean over noise sketches and architectures of ``(sketch - full) / |full|``
+  and its t statistic. Every reduction but ``t_std`` and ``t_fro`` is a mean of per-row values
+  over uniformly drawn rows, unbiased by construction (a large t there reveals a skewed
+  sampling distribution); ``t_fro`` and ``t_std`` take a square root and are biased low.
 
 :func:`estimator_table` summarises the rows per primitive (the median over its combinations of
 the per-formula median relative error): the *estimator table*; :func:`markdown_table` prints it.
@@ -458,8 +466,9 @@ def _rank_snr(full: np.ndarray, sketches: Sequence[np.ndarray]) -> float:
     are. The error of the difference counts what the architectures' errors share: the rows a
     sketch keeps depend on the seed and the tensor's input, layer, name and shape, not on the
     architecture, so same-named tensors of two architectures keep the same rows (the same
-    tokens of A, H, J, the same rows of the embedding tables). A pair with no such error (identical tensors, or tensors kept
-    whole) is resolved (inf). NaN when a value is not finite or there is no sketch."""
+    tokens of A, H, J, the same rows of the embedding tables). A pair with no such error
+    (identical tensors, or tensors kept whole) is resolved (inf). NaN when a value is not
+    finite or there is no sketch."""
     if len(full) < 2 or not len(sketches):
         return math.nan
     s = np.stack(list(sketches))
@@ -587,6 +596,8 @@ def markdown_rows(rows: Sequence[ComparisonRow]) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["FLEXIBERT_KINDS", "flexibert_kind", "flexibert_size", "pick_flexibert", "pick_gpt2", "capture_full_bank", "Formula", "ComparisonRow", "PrimitiveSummary", "tensor_ops", "reductions",
-           "estimator_language", "depth2_formulas", "formula_text", "evaluate_formulas",
-           "sketch_bank", "compare", "estimator_table", "markdown_table", "markdown_rows"]
+__all__ = ["FLEXIBERT_KINDS", "flexibert_kind", "flexibert_size", "pick_flexibert", "pick_gpt2",
+           "capture_full_bank", "Formula", "ComparisonRow", "PrimitiveSummary", "tensor_ops",
+           "reductions", "BIAS_T", "estimator_language", "depth2_formulas", "formula_text",
+           "evaluate_formulas", "sketch_bank", "compare", "estimator_table", "markdown_table",
+           "markdown_rows"]
