@@ -39,6 +39,11 @@ class InLanguage:
     language: str = "default"
     counterpart: str | None = None
     agreement: str = "rank"
+    lower_is_better: bool = False  # the proxy's own direction (LPZero's GPT-2 score)
+
+    def oriented(self, scores):
+        """``scores`` turned higher-is-better (negated when the proxy ranks lower-first)."""
+        return -scores if self.lower_is_better else scores
 
     def proxy(self):
         from ..language import Proxy
@@ -64,8 +69,9 @@ def published_proxy(space_name: str) -> InLanguage:
     if space_name not in formulas:
         raise ValueError(f"no published LPZero proxy for space {space_name!r}; known: "
                          f"{', '.join(formulas)}")
+    # LPZero's GPT-2 evaluation negates its score: a lower score is a better architecture
     return InLanguage("lpzero_published", "LPZero (published formula)", formulas[space_name],
-                      language="lpzero")
+                      language="lpzero", lower_is_better=space_name == "gpt2")
 
 
 def layer_weight_count(model: nn.Module) -> float:

@@ -168,14 +168,17 @@ def collect_columns(space, bench, settings, hand_designed=None, in_language=None
                                          p.proxy().evaluate(bank), ids,
                                          f"proxy language: {p.formula}"))
         for p in pub:
-            columns.append(_proxy_column("published:lpzero", p.label, "published",
-                                         p.proxy().evaluate(bank), ids,
-                                         f"lpzero language: {p.formula}"))
+            result = p.proxy().evaluate(bank)
+            result.scores = p.oriented(result.scores)
+            columns.append(_proxy_column("published:lpzero", p.label, "published", result, ids,
+                                         f"lpzero language: {p.formula}"
+                                         + ("; negated: lower is better, as LPZero's evaluation"
+                                            if p.lower_is_better else "")))
         for i, (name, proxy) in enumerate(found):
             columns.append(_proxy_column(f"found:{i}", name, "found", proxy.evaluate(bank), ids,
                                          f"{proxy.language.name} language: {proxy}; searched "
-                                         "on some of these records (its run folder has the "
-                                         "held-out figures)"))
+                                         "on 70% of these records (held-out figures: "
+                                         "held_out.md beside its found.json)"))
     return columns
 
 

@@ -55,7 +55,8 @@ def held_out(space_name: str, folder: Path | None = None, n_boot: int = 1000,
     for name, values in descriptor_scores(space, records).items():
         scores[f"descriptor: {descriptor_label(name)}"] = ("descriptor", values)
     pub = published_proxy(space_name)
-    scores[pub.label] = ("published", pub.proxy().evaluate(bank).scores)
+    label = pub.label + (" (negated: lower is better)" if pub.lower_is_better else "")
+    scores[label] = ("published", pub.oriented(pub.proxy().evaluate(bank).scores))
     for path, f in found:
         proxy = Proxy.from_json(f)
         same = f["provenance"]["splits"]["test"] == test_ids
