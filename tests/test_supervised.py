@@ -24,8 +24,8 @@ def flexibert(data_dir):
 
 
 def test_gpt2_reference_is_deterministic_and_its_correlations_are_scipys(gpt2):
-    a = supervised_reference("gpt2", gpt2)
-    b = supervised_reference("gpt2", gpt2)
+    a = supervised_reference("gpt2", gpt2, spread_seeds=(0, 1, 2))
+    b = supervised_reference("gpt2", gpt2, spread_seeds=())
     assert [r["features"] for r in a.rows] == list(FEATURE_SETS["gpt2"])
     quality = np.array([r.quality for r in gpt2.records])
     assert np.all(quality < 0)  # -valid_ppl: higher is better
@@ -39,9 +39,15 @@ def test_gpt2_reference_is_deterministic_and_its_correlations_are_scipys(gpt2):
     by = {r["features"]: r for r in a.rows}
     assert by["n_layer, d_model, d_embed, div_val"]["feature_names"] == [
         "n_layer", "d_model", "d_embed", "div_val"]
-    # another seed changes the folds and the fit, so the figures are seed-specific
-    other = supervised_reference("gpt2", gpt2, seed=1)
+    # another seed changes the folds and the fit, so the figures are seed-specific; the
+    # spread over seeds says by how much
+    other = supervised_reference("gpt2", gpt2, seed=1, spread_seeds=())
     assert other.rows[0]["predictions"] != a.rows[0]["predictions"]
+    for ra, ro in zip(a.rows, other.rows):
+        spread = ra["seed_spread"]["kendall_tau"]
+        assert spread["min"] <= ra["kendall_tau"] <= spread["max"]
+        assert spread["min"] <= ro["kendall_tau"] <= spread["max"]
+    assert "seed_spread" not in b.rows[0]
 
 
 def test_predictions_are_out_of_fold():

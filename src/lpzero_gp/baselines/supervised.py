@@ -33,6 +33,7 @@ from ..metrics import correlations
 
 N_SPLITS = 5
 SEED = 0
+SPREAD_SEEDS = tuple(range(10))  # the figures depend on the folds: their range over seeds
 FLEXIBERT_OPERATIONS = (("SA", "SDP"), ("SA", "WMA"), ("LT", "DFT"), ("LT", "DCT"),
                         ("DSC", "5"), ("DSC", "9"))
 NOTE = "supervised reference (uses labels): not a zero-cost proxy"
@@ -115,16 +116,23 @@ class SupervisedReference:
     seed: int
     record_ids: list[str]
     rows: list[dict] = field(default_factory=list)
+    spread_seeds: tuple[int, ...] = ()
 
     def to_markdown(self) -> str:
         oriented = self.label if self.higher_is_better else f"−{self.label}"
         lines = [f"Supervised reference (uses labels; not a proxy): GradientBoostingRegressor, "
                  f"{self.n_splits}-fold cross-validation (shuffled, seed {self.seed}), "
                  f"out-of-fold predictions against {oriented}, {len(self.record_ids)} records.",
-                 "", "| features | Kendall τ-b | Spearman ρ | n |", "|---|---:|---:|---:|"]
+                 "", "| features | Kendall τ-b | Spearman ρ | n | τ-b, seeds "
+                 f"{_seeds(self.spread_seeds)} | ρ, seeds {_seeds(self.spread_seeds)} |",
+                 "|---|---:|---:|---:|---:|---:|"]
         for r in self.rows:
+            sp = r.get("seed_spread") or {}
+            tau = sp.get("kendall_tau", {})
+            rho = sp.get("spearman_rho", {})
             lines.append(f"| {r['features']} | {r['kendall_tau']:.3f} | "
-                         f"{r['spearman_rho']:.3f} | {r['n']} |")
+                         f"{r['spearman_rho']:.3f} | {r['n']} | {_range(tau)} | "
+                         f"{_range(rho)} |")
         return "\n".join(lines) + "\n"
 
     def as_dict(self) -> dict:
@@ -134,6 +142,7 @@ class SupervisedReference:
                          f"random_state={self.seed})",
                 "cross_validation": f"KFold(n_splits={self.n_splits}, shuffle=True, "
                                     f"random_state={self.seed}), out-of-fold predictions",
+                "spread_seeds": list(self.spread_seeds),
                 "record_ids": self.record_ids, "results": self.rows}
 
     def write(self, path) -> Path:
@@ -143,23 +152,50 @@ class SupervisedReference:
         return path
 
 
-def supervised_reference(space_name: str, bench, n_splits: int = N_SPLITS,
-                         seed: int = SEED) -> SupervisedReference:
-    """Every feature set of ``space_name`` (:data:`FEATURE_SETS`) on ``bench``'s records."""
+def _seeds(seeds) -> str:
+    seeds = list(seeds)
+    if not seeds:
+        return "—"
+    return f"{seeds[0]}–{seeds[-1]}" if seeds == list(range(seeds[0], seeds[-1] + 1)) \
+        else ",".join(map(str, seeds))
+
+
+def _range(spread: dict) -> str:
+    if not spread:
+        return "—"
+    return f"{spread['mean']:.3f} [{spread['min']:.3f}, {spread['max']:.3f}]"
+
+
+def supervised_reference(space_name: str, bench, n_splits: int = N_SPLITS, seed: int = SEED,
+                         spread_seeds: Sequence[int] = SPREAD_SEEDS) -> SupervisedReference:
+    """Every feature set of ``space_name`` (:data:`FEATURE_SETS`) on ``bench``'s records.
+
+    The reported figures use ``seed`` (folds and model); ``spread_seeds`` (default 0-9, empty
+    for none) gives, per feature set, the mean, min and max of each statistic over those seeds,
+    since a single split's figure moves by about +-0.01 with the folds."""
     if space_name not in FEATURE_SETS:
         raise ValueError(f"no supervised feature sets for space {space_name!r}; known: "
                          f"{sorted(FEATURE_SETS)}")
     records = list(bench.records)
     y = np.array([r.quality for r in records], dtype=np.float64)
     out = SupervisedReference(space_name, bench.label_name, bench.higher_is_better, n_splits,
-                              seed, [r.id for r in records])
+                              seed, [r.id for r in records], spread_seeds=tuple(spread_seeds))
     for label, make in FEATURE_SETS[space_name].items():
         x, names = make(records)
         pred = out_of_fold_predictions(x, y, n_splits, seed)
         corr = correlations(pred, y)
-        out.rows.append({"features": label, "feature_names": names, "n": corr.n,
-                         "kendall_tau": corr.kendall_tau, "spearman_rho": corr.spearman_rho,
-                         "predictions": pred.tolist(), "kind": NOTE})
+        row = {"features": label, "feature_names": names, "n": corr.n,
+               "kendall_tau": corr.kendall_tau, "spearman_rho": corr.spearman_rho,
+               "predictions": pred.tolist(), "kind": NOTE}
+        if spread_seeds:
+            got = [correlations(out_of_fold_predictions(x, y, n_splits, s), y)
+                   for s in spread_seeds]
+            row["seed_spread"] = {
+                stat: {"mean": float(np.mean(v)), "min": float(np.min(v)),
+                       "max": float(np.max(v))}
+                for stat, v in (("kendall_tau", [c.kendall_tau for c in got]),
+                                ("spearman_rho", [c.spearman_rho for c in got]))}
+        out.rows.append(row)
     return out
 
 
