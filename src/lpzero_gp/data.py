@@ -65,6 +65,44 @@ for _i in range(20):
         _rel = f"lts/random_GPT2_wt103/config_{_i}/j{_j}/model_config.yaml"
         KNOWN_FILES[_rel] = DataFile(_rel, f"{_ARCHAI}/config_{_i}/j{_j}/model_config.yaml", None)
 
+# LPZero's published results (github.com/pprp/LPZero, CC BY 4.0). The checksums are those of the
+# files at the pinned commits (sha256 of the git blobs, i.e. of what the raw URLs serve).
+_LPZERO = "https://raw.githubusercontent.com/pprp/LPZero"
+_LPZERO_CSV_COMMIT = "f4e4c94a80da2c429f5d8c80aed388dc702361a7"
+_LPZERO_LTS = f"{_LPZERO}/9faa34d2c63c6b276a0082442e7eb0aa70be2526/saved_logs/random_GPT2_wt103"
+KNOWN_FILES["lpzero-published/BERT_results_activation_3.csv"] = DataFile(
+    "lpzero-published/BERT_results_activation_3.csv",
+    f"{_LPZERO}/{_LPZERO_CSV_COMMIT}/BERT_results_activation_3.csv",
+    "2d7510f7c37210cfb8fbac8fbca81b3bfb270213be78f2f836c878e3a0bb12ec")
+LPZERO_LTS_SCORES: dict[str, str] = {  # stored proxy name -> sha256 of its published yaml
+    "activation_distance": "0808cb9bc672681d8fa1dc720e4850eed2b32b3fd9497388e4af05b28f69eed2",
+    "attention_confidence": "2698f68fa18df0dc800c9b36b617b8da4345db56fe5ab81adbb47614d2c70bbe",
+    "eznas": "d54f468e6d5819ccaeba541ac212f218a2eab91909fb28c98164f6e9c2e373c2",
+    "fisher": "dad47892f90a869c0cae942cbedb9759789fa867fa5960ad47e7eb613e5e29de",
+    "grad_norm": "efbb6d50b49d89c03a9f9a54e60d4edb3de0ff886f4c5a1e46cdbddfd54f89e6",
+    "grasp": "c27aad3bb28094146b26498ac016d16c75b2ff10b4f61718d8364265600ca04e",
+    "head_confidence": "3285fb058a2297e4cc8190cd76f1ae2603b2c43cc100d132cc1d8bb6ab36da2c",
+    "head_importance": "0522e53a3d03f5138b4cab42410a79bc9cf68a18f116d24e3d952387cb1d8620",
+    "jacobian_cosine": "d8d11738ffab7647e00d34bfe3c183635e5cc1eeacfbb5e8b12a2a403d28205d",
+    "logsynflow": "717b18c928db4d7316a413817c7530c252c13b1d3332cf3a0bd0bb891b495828",
+    "lpzero": "dcb6959510ae9be8a537cccd6455c22a250695398083c11f1b59aee67a001a88",
+    "num_parameters": "94e09dd3344c88b6adbfad7daecd0511fe8ec2eeccb690b5137eca814e329562",
+    "snip": "03cde54bf6aa8b6a930f045330d5d8415ca27d85a0cc96d1f999d72218a47db2",
+    "synaptic_diversity": "01580da979b9353c354767f3a9c1136a6afa35b0d540c48a5b55e525eba0575a",
+    "synaptic_saliency": "28e70cfbe74d5548bad172136d4d1d62c9f6bef062ea1dafe41f0990ba3311f9",
+    "synflow": "bdc0551d0d4f4bdf51b62aba20856c03f579699a32f9739fdd37915b4b3c4d74",
+}
+
+
+def lpzero_lts_scores_relpath(name: str) -> str:
+    """The data-folder path of LPZero's stored LTS GPT-2 scores of proxy ``name``."""
+    return f"lpzero-published/lts_scores/{name}_scores_seed_1111.yaml"
+
+
+for _name, _sha in LPZERO_LTS_SCORES.items():
+    _rel = lpzero_lts_scores_relpath(_name)
+    KNOWN_FILES[_rel] = DataFile(_rel, f"{_LPZERO_LTS}/{_name}_scores_seed_1111.yaml", _sha)
+
 
 def data_dir(override: str | os.PathLike | None = None) -> Path:
     """The data folder: ``override`` if given, else ``$LPZERO_GP_DATA``, else the user cache."""

@@ -4,12 +4,23 @@
 
     lpzero-gp baselines --space flexibert [--benchmark PATH] [--out DIR] [--limit N]
     lpzero-gp baselines --space flexibert --reproduce [--limit N]
+    lpzero-gp baselines --space gpt2 --reproduce [--lpzero-dropout P] [--no-definitions]
+    lpzero-gp baselines --space flexibert|gpt2 --supervised [--out FILE]
 
 The table command writes table.md, table.csv, table.tex, details.json, bars_spearman.png,
-bars_kendall.png and scatter.png into ``--out`` and prints the Markdown. ``--reproduce``
-computes the published NAS-Bench-BERT proxies on the ``reference`` build with the notebook's
-objective (``sum``) unless ``--variant`` / ``--objective`` say otherwise, and LPZero's published
-FlexiBERT proxy; it writes reproduction.md and reproduction.json into ``--out``.
+bars_kendall.png and scatter.png into ``--out`` and prints the Markdown. ``--reproduce`` on
+flexibert computes the published NAS-Bench-BERT proxies on the ``reference`` build with the
+notebook's objective (``sum``) unless ``--variant`` / ``--objective`` say otherwise, and
+LPZero's published FlexiBERT proxy, compared with LPZero's stored ``lpzero`` column across and
+within depths; on gpt2 it compares our hand-designed proxies (our capture settings) with
+LPZero's stored GPT-2 scores (:mod:`.reproduce_gpt2`), and, unless ``--no-definitions``,
+LPZero's definitions re-implemented on our models, with dropout off and in LPZero's setting
+(residual dropout ``--lpzero-dropout``, train mode). Both write reproduction.md and
+reproduction.json into ``--out`` (default ``baselines-<space>``; the committed outputs are in
+``experiments/<space>/reproduction/``). ``--supervised`` fits the supervised reference (uses
+the labels; :mod:`.supervised`) and writes its JSON to ``--out`` (default
+``supervised_reference-<space>.json``; the committed ones are
+``experiments/<space>/supervised_reference.json``).
 """
 from __future__ import annotations
 
@@ -37,7 +48,16 @@ def add_commands(subparsers, add_capture_options) -> None:
                         "made with the same settings (same code: the values are equal), "
                         "instead of running every model again")
     p.add_argument("--reproduce", action="store_true",
-                   help="compare with NAS-Bench-BERT's published proxy values (flexibert)")
+                   help="compare with published proxy values: NAS-Bench-BERT's and LPZero's "
+                        "(flexibert), LPZero's stored GPT-2 scores (gpt2)")
+    p.add_argument("--lpzero-dropout", type=float, default=None, metavar="P",
+                   help="gpt2 --reproduce: LPZero's residual dropout, the second setting of "
+                        "LPZero's definitions (default 0.1, the LTS configs' value; 0: none)")
+    p.add_argument("--no-definitions", action="store_true",
+                   help="gpt2 --reproduce: skip LPZero's definitions on our models")
+    p.add_argument("--supervised", action="store_true",
+                   help="the supervised reference: gradient boosting on architecture "
+                        "descriptors, 5-fold cross-validated (uses the labels; not a proxy)")
     p.add_argument("--csv", help="the published BERT_results_activation.csv (default: the one "
                    "in the data folder)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -47,15 +67,30 @@ def add_commands(subparsers, add_capture_options) -> None:
 def cmd_baselines(args) -> int:
     from ..cli import records_from_args, settings_from_args
     from ..errors import LpzeroError
-    if args.reproduce:
-        if args.space != "flexibert":
-            raise LpzeroError("--reproduce compares with NAS-Bench-BERT's published values: "
-                              "use --space flexibert")
+    if args.reproduce and args.supervised:
+        raise LpzeroError("--reproduce and --supervised are separate commands")
+    if args.supervised:
+        return _cmd_supervised(args)
+    if args.reproduce and args.space == "flexibert":
         args.variant = args.variant or "reference"
         args.objective = args.objective or "sum"
     space, bench = records_from_args(args)
     settings = settings_from_args(args)
     cache = False if args.no_cache else args.cache_dir
+    if args.reproduce and space.name == "gpt2":
+        from .reproduce_gpt2 import LPZERO_DROPOUT, reproduce_lpzero_gpt2
+        p = LPZERO_DROPOUT if args.lpzero_dropout is None else args.lpzero_dropout
+        result = reproduce_lpzero_gpt2(space, bench, settings, cache=cache,
+                                       data_dir=args.data_dir,
+                                       dropouts=(0.0, p) if p else (0.0,),
+                                       progress=not args.quiet,
+                                       with_definitions=not args.no_definitions)
+        out = Path(args.out or f"baselines-{space.name}")
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "reproduction.md").write_text(result.to_markdown())
+        (out / "reproduction.json").write_text(json.dumps(result.as_dict(), indent=1))
+        print(result.to_markdown())
+        return 0
     out = Path(args.out or f"baselines-{space.name}")
     if args.reproduce:
         from .reproduce import reproduce_published
@@ -77,6 +112,18 @@ def cmd_baselines(args) -> int:
     paths = table.write(out)
     print(table.to_markdown())
     print("wrote " + ", ".join(str(p) for p in paths.values()))
+    return 0
+
+
+def _cmd_supervised(args) -> int:
+    """``--supervised``: the cross-validated gradient-boosting reference (uses the labels)."""
+    from ..cli import records_from_args
+    from .supervised import supervised_reference
+    space, bench = records_from_args(args)
+    ref = supervised_reference(space.name, bench, seed=args.seed)
+    path = ref.write(args.out or f"supervised_reference-{space.name}.json")
+    print(ref.to_markdown())
+    print(f"wrote {path}")
     return 0
 
 

@@ -28,6 +28,15 @@ Known reasons for disagreement, found while reproducing:
   Importance (selected by size); ours takes every head projection in both.
 - Batch (real English from Python's documentation instead of OpenWebText, 512 padded tokens
   instead of our sequence length) and dropout (off here) differ.
+
+LPZero's own FlexiBERT column (``lpzero`` in LPZero's ``BERT_results_activation_3.csv``, its
+published proxy per record) is compared with our evaluation of the same formula by
+:func:`lpzero_column_agreement`, which takes our per-record scores as a plain mapping (record
+id -> score), so any build of the formula can be checked the same way: Spearman between ours
+and the stored column over all records, of each with the number of layers, and inside each
+depth (ours vs stored, stored vs GLUE, ours vs GLUE) with the size-weighted mean over depths.
+The public code seeded nothing and left dropout on, so inside one depth, where the formula's
+size signal is constant, the stored values are mostly that noise.
 """
 from __future__ import annotations
 
@@ -40,9 +49,11 @@ from scipy import stats as _stats
 
 from ..data import ensure_file
 from ..errors import DataFileError
-from ..metrics import MetricInputError, bootstrap_ci, correlations
+from ..metrics import MetricInputError, bootstrap_ci, correlations, within_groups
 
 CSV_FILE = "nas-bench-bert/BERT_results_activation.csv"
+LPZERO_CSV_FILE = "lpzero-published/BERT_results_activation_3.csv"
+LPZERO_COLUMN = "lpzero"
 
 # published column -> our hand-designed proxy
 PUBLISHED_COLUMNS = {
@@ -75,6 +86,83 @@ def read_published(path=None, data_dir=None) -> dict[str, dict[str, float]]:
     return out
 
 
+def read_lpzero_column(path=None, data_dir=None) -> dict[str, float]:
+    """LPZero's published FlexiBERT proxy per record: record id -> the ``lpzero`` column of
+    ``BERT_results_activation_3.csv`` (a file without that column is a DataFileError)."""
+    path = Path(path) if path is not None else ensure_file(LPZERO_CSV_FILE, data_dir)
+    rows = read_published(path)
+    missing = [rid for rid, row in rows.items() if LPZERO_COLUMN not in row]
+    if missing:
+        raise DataFileError(f"{path}: no {LPZERO_COLUMN!r} column (record {missing[0]!r})")
+    return {rid: row[LPZERO_COLUMN] for rid, row in rows.items()}
+
+
+def lpzero_column_agreement(ours: dict[str, float], bench, stored: dict[str, float] | None = None,
+                            data_dir=None) -> dict:
+    """Our per-record scores of LPZero's FlexiBERT formula against LPZero's stored column.
+
+    ``ours``: record id -> score (any build: pass the scores of a new language the same way);
+    ``stored``: record id -> LPZero's value (default: :func:`read_lpzero_column`); ``bench``:
+    the benchmark, for GLUE (:attr:`Record.quality`) and the number of layers. On the records
+    of ``bench`` that both score with finite values, returns
+
+    - ``n``, ``rho_ours_stored``, ``rho_ours_glue``, ``rho_stored_glue`` (all records);
+    - ``rho_ours_layers``, ``rho_stored_layers``: Spearman with the number of layers;
+    - ``per_depth``: {depth: {n, rho_ours_stored, rho_stored_glue, rho_ours_glue}};
+    - ``within_depth``: the size-weighted mean over depths of each of the three (groups of
+      fewer than 3 records or with constant values are left out, as
+      :func:`~lpzero_gp.metrics.within_groups`);
+    - ``scores``: ``ours`` on those records (record id -> score).
+    """
+    stored = read_lpzero_column(data_dir=data_dir) if stored is None else stored
+    records = [r for r in bench.records if r.id in ours and r.id in stored
+               and np.isfinite(ours[r.id]) and np.isfinite(stored[r.id])]
+    if len(records) < 3:
+        raise MetricInputError(f"lpzero_column_agreement: only {len(records)} records have "
+                               "both scores; need at least 3")
+    mine = np.array([ours[r.id] for r in records], dtype=np.float64)
+    theirs = np.array([stored[r.id] for r in records], dtype=np.float64)
+    glue = np.array([r.quality for r in records], dtype=np.float64)
+    depth = np.array([r.config.n_layers for r in records])
+    out = {"n": len(records), "rho_ours_stored": _rho(mine, theirs),
+           "rho_ours_glue": _rho(mine, glue), "rho_stored_glue": _rho(theirs, glue),
+           "rho_ours_layers": _rho(mine, depth), "rho_stored_layers": _rho(theirs, depth),
+           "per_depth": {}, "within_depth": {}}
+    pairs = {"rho_ours_stored": (mine, theirs), "rho_stored_glue": (theirs, glue),
+             "rho_ours_glue": (mine, glue)}
+    for d in sorted(set(depth.tolist())):
+        member = depth == d
+        out["per_depth"][int(d)] = {"n": int(member.sum()),
+                                    **{k: _rho(a[member], b[member])
+                                       for k, (a, b) in pairs.items()}}
+    for k, (a, b) in pairs.items():
+        try:
+            out["within_depth"][k] = within_groups(a, b, depth, stat="spearman").mean
+        except MetricInputError:
+            out["within_depth"][k] = None
+    out["scores"] = {r.id: float(x) for r, x in zip(records, mine)}
+    return out
+
+
+def lpzero_column_markdown(z: dict) -> str:
+    """The Markdown section of :func:`lpzero_column_agreement`'s result."""
+    lines = [f"LPZero's stored `lpzero` column (`{LPZERO_CSV_FILE}`) against ours, "
+             f"{z['n']} records: ρ(ours, stored) {_f(z['rho_ours_stored'])}; with the number "
+             f"of layers ρ(ours, layers) {_f(z['rho_ours_layers'])}, ρ(stored, layers) "
+             f"{_f(z['rho_stored_layers'])}; against GLUE ρ(ours, GLUE) "
+             f"{_f(z['rho_ours_glue'])}, ρ(stored, GLUE) {_f(z['rho_stored_glue'])}.", "",
+             "| depth | n | ρ(ours, stored) | ρ(stored, GLUE) | ρ(ours, GLUE) |",
+             "|---|---:|---:|---:|---:|"]
+    for d, g in z["per_depth"].items():
+        lines.append(f"| {d} layers | {g['n']} | {_f(g['rho_ours_stored'])} | "
+                     f"{_f(g['rho_stored_glue'])} | {_f(g['rho_ours_glue'])} |")
+    w = z["within_depth"]
+    lines.append(f"| within-depth (size-weighted mean) | {z['n']} | "
+                 f"{_f(w.get('rho_ours_stored'))} | {_f(w.get('rho_stored_glue'))} | "
+                 f"{_f(w.get('rho_ours_glue'))} |")
+    return "\n".join(lines) + "\n"
+
+
 def deduplicated_activation_distance(row: dict[str, float], record) -> float:
     """The record's own activation distance: the per-output mean times its GELU calls."""
     gelu_calls = sum(layer.num_ffn for layer in record.config.layers)
@@ -89,6 +177,7 @@ class ReproductionResult:
     settings: dict
     columns: list[dict] = field(default_factory=list)
     lpzero: dict | None = None
+    lpzero_column: dict | None = None  # lpzero_column_agreement(...), per-record scores inside
 
     def to_markdown(self) -> str:
         lines = [f"Reproduction on {self.n_records} NAS-Bench-BERT records (reference build, "
@@ -107,6 +196,9 @@ class ReproductionResult:
                       f"{_f(z.get('spearman_rho'))} [{_f(z.get('rho_low'))}, "
                       f"{_f(z.get('rho_high'))}] on n = {z.get('n')} (published: τ 0.511, "
                       "ρ 0.748 on all 500 records)."]
+        if self.lpzero_column:
+            lines += ["", "### LPZero's stored FlexiBERT proxy, across and within depths", "",
+                      lpzero_column_markdown(self.lpzero_column).rstrip("\n")]
         return "\n".join(lines) + "\n"
 
 
@@ -124,7 +216,7 @@ def _rho(a, b) -> float | None:
 
 def reproduce_published(space, bench, settings, csv_path=None, cache=None, score_cache=None,
                         data_dir=None, progress: bool = True, include_lpzero: bool = True,
-                        n_boot: int = 1000) -> ReproductionResult:
+                        n_boot: int = 1000, lpzero_csv_path=None) -> ReproductionResult:
     """Our values of the published proxies against the CSV's, on the records both have.
 
     ``settings`` should have ``variant="reference"`` and ``objective="sum"`` to compute what
@@ -173,4 +265,10 @@ def reproduce_published(space, bench, settings, csv_path=None, cache=None, score
         except MetricInputError as exc:
             entry["undefined"] = str(exc)
         result.lpzero = entry
+        ours = {r.id: float(x) for r, x in zip(records, scores)}
+        stored = read_lpzero_column(lpzero_csv_path, data_dir)
+        try:
+            result.lpzero_column = lpzero_column_agreement(ours, bench, stored)
+        except MetricInputError as exc:
+            result.lpzero_column = {"undefined": str(exc), "scores": ours}
     return result
