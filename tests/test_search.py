@@ -49,7 +49,7 @@ def comparable(out: Path) -> dict:
                   for d in map(json.loads, (out / "evaluations.jsonl").read_text().splitlines()))
     found = read(out, "found.json")
     del found["provenance"]["config"]["workers"]
-    del found["provenance"]["git_commit"]  # the checkout's state, not the run's decision
+    del found["provenance"]["commit"]  # the checkout's state, not the run's decision
     return {"split": read(out, "split.json"), "hof": read(out, "hall_of_fame.json"),
             "found": found, "log": log, "memo": memo,
             "population": load_checkpoint(out).population}
@@ -131,7 +131,7 @@ def test_found_json_carries_provenance(tmp_path):
     assert prov["capture"] == config["capture"]
     assert prov["capture"]["batch_size"] == 2 and prov["capture"]["max_elements"] == 512
     assert prov["lpzero_gp_version"] == lpzero_gp.__version__
-    assert prov["git_commit"] == git_commit()
+    assert prov["commit"] == git_commit()
     memo = (out / "evaluations.jsonl").read_text().splitlines()
     assert prov["evaluations"]["total"] == len(memo) == result.evaluations["total"]
     assert prov["splits"] == {s: split[s] for s in ("search", "validation", "test")}

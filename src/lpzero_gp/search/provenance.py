@@ -58,6 +58,6 @@ def provenance(spec: dict, split_ids: dict[str, list[str]], *, space: str, bench
             "config": dict(search), "gp_seed": search["seed"], "split_seed": split_seed,
             "split_fractions": list(search["split_fractions"]),
             "capture": dict(spec["capture"]), "records": dict(spec["records"]),
-            "lpzero_gp_version": package_version(), "git_commit": commit,
+            "lpzero_gp_version": package_version(), "commit": commit,
             "evaluations": evaluations,
             "splits": {name: list(ids) for name, ids in split_ids.items()}}
