@@ -11,7 +11,6 @@ from lpzero_gp.capture import TensorCapture, capture_inputs, choose_rows, row_ge
 from lpzero_gp.collect import CollectStats, collect_inputs
 from lpzero_gp.errors import LpzeroError
 from lpzero_gp.spaces import get_space
-from lpzero_gp.spaces.taps import Tap
 
 SMALL = dict(batch_size=2, seq_len=32, max_elements=256)
 

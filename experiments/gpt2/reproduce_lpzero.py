@@ -6,7 +6,6 @@
 import argparse
 from pathlib import Path
 
-import torch
 
 from lpzero_gp.baselines.lpzero_gpt2 import reproduce
 from lpzero_gp.cache import CaptureCache
