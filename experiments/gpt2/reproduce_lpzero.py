@@ -1,11 +1,11 @@
 """LPZero's GPT-2 proxy on full tensors against its stored scores (resumable; see
-``lpzero_gp.baselines.lpzero_gpt2``). Writes experiments/gpt2/reproduction/lpzero_*.
+``lpzero_gp.baselines.lpzero_gpt2``). Writes experiments/gpt2/reproduction/lpzero/
+(scores.json, kept as it goes; reproduction.json and .md).
 
     python experiments/gpt2/reproduce_lpzero.py [--limit N]
 """
 import argparse
 from pathlib import Path
-
 
 from lpzero_gp.baselines.lpzero_gpt2 import reproduce
 from lpzero_gp.cache import CaptureCache
