@@ -137,6 +137,11 @@ def test_reproduction_on_a_few_records(flexibert, data_dir, tmp_path):
         assert c["n"] == 6
     assert result.lpzero["formula"] == LPZERO_FLEXIBERT_PROXY and result.lpzero["n"] == 6
     assert "ρ(ours, published)" in result.to_markdown()
+    # LPZero's stored column, with our per-record scores kept for a rerun in another language
+    column = result.lpzero_column
+    assert column["n"] == 6 and set(column["scores"]) == {r.id for r in sub.records}
+    assert set(column["per_depth"]) == {r.config.n_layers for r in sub.records}
+    assert "LPZero's stored FlexiBERT proxy, across and within depths" in result.to_markdown()
     # the published activation distance is the record's own value times a growing hook count
     record = sub.records[0]
     row = published[record.id]

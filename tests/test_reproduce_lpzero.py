@@ -172,6 +172,31 @@ def test_synflow_quirk_attends_to_future_positions(small_gpt2):
         assert torch.allclose(quirk(x)[:, 4], attn(x)[:, 4], atol=1e-6)
 
 
+def test_gpt2_reproduce_command_on_a_few_records(tmp_path, capsys):
+    import json
+
+    from lpzero_gp.cli import main
+    ids = ["config_11_j5", "config_14_j2", "config_15_j7"]
+    out = tmp_path / "out"
+    code = main(["baselines", "--space", "gpt2", "--reproduce", "--records", *ids,
+                 "--batch-size", "1", "--seq-len", "16", "--lpzero-dropout", "0", "--quiet",
+                 "--cache-dir", str(tmp_path / "cache"), "--out", str(out)])
+    assert code == 0
+    blob = json.loads((out / "reproduction.json").read_text())
+    assert blob["n_records"] == 3 and blob["record_ids"] == ids
+    rows = {r["stored"]: r for r in blob["rows"]}
+    assert set(rows) == set(STORED_NAMES)
+    assert rows["num_parameters"]["rho_ours_stored"] == pytest.approx(1.0)
+    assert rows["eznas"]["ours"] is None and rows["eznas"]["rho_ours_stored"] is None
+    assert set(rows["snip"]["rho_def_stored"]) == {"0"}
+    # GraSP without dropout is taken from ours (the same definition there)
+    assert blob["scores"]["lpzero_def@0:grasp"] == blob["scores"]["ours:grasp"]
+    assert blob["reference"]["n"] == 3
+    text = (out / "reproduction.md").read_text()
+    assert "| lpzero (reference" in text and "\\|W * G\\|" in text
+    assert "Kendall τ-b" in capsys.readouterr().out
+
+
 # -- FlexiBERT: LPZero's stored column ------------------------------------------------------
 
 def _fake_bench(depths, glue):

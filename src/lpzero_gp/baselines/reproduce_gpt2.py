@@ -39,7 +39,9 @@ see :data:`STORED` (one note per stored file). The headline findings:
 - ``logsynflow`` is sum |W| * |log |dR/dW|| (ours, after Cavagnero et al.: sum |W| log(1 +
   |dR/dW|)), on the same pass as LPZero's synflow.
 - ``grasp``: two forward passes with independent dropout masks (g from the first, Hg from the
-  second), in train mode.
+  second), in train mode. Its remaining disagreement is the batch and the initialisation:
+  ``experiments/gpt2/reproduction/batch_sensitivity.py`` shows GraSP's ranks moving as far with
+  another text batch or initialisation seed alone.
 - ``jacobian_cosine``: the cosine statistic of NAS-Bench-BERT's code on the position-embedding
   gradient; ours (``jacobian_score``) takes the correlation-eigenvalue statistic of the same
   gradient.
@@ -111,7 +113,9 @@ STORED: dict[str, Stored] = {
     "grasp": Stored(
         "grasp",
         "LPZero: g and Hg from two forward passes with independent dropout masks; ours: one "
-        "pass, dropout off"),
+        "pass, dropout off. Neither closes the gap: GraSP's ranks move about as far with "
+        "another initialisation or text batch alone (experiments/gpt2/reproduction/"
+        "batch_sensitivity.md), and LPZero's batch and initialisation are not reproducible"),
     "head_confidence": Stored(
         "head_confidence",
         "LPZero: every Conv1D output; ours: the head projections (c_attn)"),
@@ -122,7 +126,8 @@ STORED: dict[str, Stored] = {
     "jacobian_cosine": Stored(
         "jacobian_score",
         "same input (the position-embedding gradient, features x positions); LPZero: "
-        "1 - mean |cos|^(1/20) over feature pairs; ours: the correlation-eigenvalue statistic"),
+        "1 - mean |cos|^(1/20) over feature pairs; ours: the correlation-eigenvalue statistic. "
+        "LPZero's statistic also moves with the initialisation (batch_sensitivity.md)"),
     "logsynflow": Stored(
         "logsynflow",
         "LPZero: sum |W| * |log |dR/dW|| on its synflow pass; ours: sum |W| log(1 + |dR/dW|) "
