@@ -206,12 +206,19 @@ def _f(x) -> str:
     return "—" if x is None else f"{x:.3f}"
 
 
-def _rho(a, b) -> float | None:
+def finite_correlation(a, b, stat: str = "spearman") -> float | None:
+    """Spearman's rho (or Kendall's tau-b) of ``a`` and ``b`` on the pairs where both are
+    finite; ``None`` when fewer than 3 pairs remain or a side is constant."""
     a, b = np.asarray(a, float), np.asarray(b, float)
     ok = np.isfinite(a) & np.isfinite(b)
     if ok.sum() < 3 or np.ptp(a[ok]) == 0 or np.ptp(b[ok]) == 0:
         return None
-    return float(_stats.spearmanr(a[ok], b[ok]).statistic)
+    fn = _stats.spearmanr if stat == "spearman" else _stats.kendalltau
+    return float(fn(a[ok], b[ok]).statistic)
+
+
+def _rho(a, b) -> float | None:
+    return finite_correlation(a, b, "spearman")
 
 
 def reproduce_published(space, bench, settings, csv_path=None, cache=None, score_cache=None,

@@ -70,12 +70,12 @@ from typing import Sequence
 import numpy as np
 import torch
 import torch.nn.functional as F
-from scipy import stats as _stats
 from torch import nn
 
 from ..benchmarks import lts
 from ..data import LPZERO_LTS_SCORES, ensure_file, lpzero_lts_scores_relpath
 from ..errors import DataFileError
+from .reproduce import finite_correlation
 from .zero_cost import (GradientPass, ProxyUndefinedError, ProxyValue, _guard,
                         compute_hand_designed, n_params)
 
@@ -442,19 +442,11 @@ def _scores(space, records, settings, kind: str, dropout: float, names, cache, d
 
 
 def _rho(a, b) -> float | None:
-    a, b = np.asarray(a, float), np.asarray(b, float)
-    ok = np.isfinite(a) & np.isfinite(b)
-    if ok.sum() < 3 or np.ptp(a[ok]) == 0 or np.ptp(b[ok]) == 0:
-        return None
-    return float(_stats.spearmanr(a[ok], b[ok]).statistic)
+    return finite_correlation(a, b, "spearman")
 
 
 def _tau(a, b) -> float | None:
-    a, b = np.asarray(a, float), np.asarray(b, float)
-    ok = np.isfinite(a) & np.isfinite(b)
-    if ok.sum() < 3 or np.ptp(a[ok]) == 0 or np.ptp(b[ok]) == 0:
-        return None
-    return float(_stats.kendalltau(a[ok], b[ok]).statistic)
+    return finite_correlation(a, b, "kendall")
 
 
 @dataclass
