@@ -1,6 +1,8 @@
 """One-pass capture: whole rows of every tensor, hooks removed, model untouched, cache round trip."""
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 
@@ -202,7 +204,8 @@ def test_capture_error_names_the_record(space, bench, tmp_path, monkeypatch):
             raise RuntimeError("out of memory")
         return real_build(record, variant, seed)
 
-    broken = type(space)(**{**space.__dict__, "build": failing_build})
+    broken = copy.copy(space)
+    broken.build = failing_build
     with pytest.raises(LpzeroError, match=f"record {records[1].id} of nas-bench-bert"):
         collect_inputs(broken, records, CaptureSettings(**SMALL), cache=tmp_path,
                        progress=False)

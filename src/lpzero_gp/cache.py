@@ -72,13 +72,11 @@ _CODE = ("bank.py", "capture.py", "introspect.py", "text.py", "spaces/base.py", 
 
 @functools.lru_cache(maxsize=None)
 def code_fingerprint(space_name: str) -> str:
-    """sha256 (16 hex digits) of the capture code, the space's model code and torch's version.
-
-    The space's code is every module of ``lpzero_gp.spaces`` whose file name starts with the
-    space's name (``gpt2.py``, ``gpt2_adaptive.py``).
-    """
+    """sha256 (16 hex digits) of the capture code, the space's model code
+    (:meth:`~lpzero_gp.spaces.Space.source_files`) and torch's version."""
+    from .spaces import get_space
     root = Path(__file__).resolve().parent
-    files = [root / f for f in _CODE] + sorted((root / "spaces").glob(f"{space_name}*.py"))
+    files = [root / f for f in _CODE] + list(get_space(space_name).source_files())
     digest = hashlib.sha256(torch.__version__.encode())
     for path in files:
         digest.update(path.name.encode())

@@ -91,9 +91,10 @@ class TensorCapture:
         forward, pre = [], []
         for index, layer in enumerate(self.layers):
             pre.append((layer, functools.partial(self._on_layer_input, index)))
-            for name, module in layer.named_modules():
-                if isinstance(module, introspect.Tap):
-                    forward.append((module, functools.partial(self._on_tap, index, name)))
+            f, p = introspect.tap_hooks(introspect.tap_points(self.model, index, layer),
+                                        functools.partial(self._on_tap, index))
+            forward += f
+            pre += p
         self._context = introspect.hooked(forward=forward, pre=pre)
         self._context.__enter__()
         return self
@@ -107,10 +108,9 @@ class TensorCapture:
         if self._layer_inputs[index] is None:
             self._layer_inputs[index] = args[0]
 
-    def _on_tap(self, index: int, name: str, module, args, output) -> None:
-        for suffix, rows in tap_rows(output.detach(), module.axes):
-            self._taps[index][module.kind].append(
-                (f"{name} {suffix}".strip(), rows))
+    def _on_tap(self, index: int, point, tensor: torch.Tensor) -> None:
+        for suffix, rows in tap_rows(tensor.detach(), point.axes):
+            self._taps[index][point.kind].append((f"{point.name} {suffix}".strip(), rows))
 
     # -- backward ----------------------------------------------------------------------------
     def backward(self, loss: torch.Tensor) -> None:

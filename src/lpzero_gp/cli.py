@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from .errors import LpzeroError
+from .spaces import space_names
 
 
 def _add_data_options(p: argparse.ArgumentParser) -> None:
@@ -17,16 +18,19 @@ def _add_data_options(p: argparse.ArgumentParser) -> None:
 
 
 def _add_capture_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--space", default="flexibert", choices=("flexibert", "gpt2"))
+    p.add_argument("--space", default="flexibert", choices=space_names(),
+                   help="search space (registered spaces; default: flexibert)")
     p.add_argument("--benchmark", help="a benchmark file/folder in the published format "
                    "(default: the one in the data folder)")
     p.add_argument("--records", nargs="+", metavar="ID", help="record ids (default: all)")
     p.add_argument("--limit", type=int, help="only the first N records")
-    p.add_argument("--variant", help="build variant (flexibert: trained, space, reference)")
+    p.add_argument("--variant", help="build variant (default: the space's first; see "
+                   "`lpzero-gp spaces`)")
     p.add_argument("--seed", type=int, default=0, help="seed of initialisation and batch")
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--seq-len", type=int, help="tokens per row (default: the space's)")
-    p.add_argument("--objective", help="backward objective (flexibert: mlm, sum; gpt2: clm, sum)")
+    p.add_argument("--objective", help="backward objective (default: the space's first; see "
+                   "`lpzero-gp spaces`)")
     p.add_argument("--max-elements", type=int, help="elements kept per tensor, as whole rows "
                    "(default 2048; the rows of a tensor are sampled, each row kept whole)")
     p.add_argument("--text", help="a UTF-8 text file (default: pydoc_data.topics)")
@@ -289,7 +293,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("show", help="print a proxy, its SymPy form and its LaTeX")
     p.add_argument("--proxy", required=True)
     p.add_argument("--language")
-    p.add_argument("--space", choices=("flexibert", "gpt2"),
+    p.add_argument("--space", choices=space_names(),
                    help="the space of a published:lpzero proxy")
     p.add_argument("--simplify", action="store_true")
     p.add_argument("--latex", action="store_true")

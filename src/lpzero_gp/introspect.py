@@ -14,7 +14,7 @@ from typing import Callable, Iterable, Iterator, Sequence
 import torch
 from torch import nn
 
-from .spaces.taps import Tap
+from .spaces.taps import Tap, TapPoint
 
 Hook = Callable[..., None]
 
@@ -52,12 +52,43 @@ def taps(module: nn.Module, kind: str | None = None) -> list[Tap]:
                                                                     m.kind == kind)]
 
 
+def tap_points(model: nn.Module, index: int, layer: nn.Module) -> list[TapPoint]:
+    """Where layer ``index``'s A, H and S tensors are: the model's ``proxy_taps(index)`` if it
+    declares them, else every :class:`Tap` module inside ``layer`` (read at its output)."""
+    declared = getattr(model, "proxy_taps", None)
+    if declared is not None:
+        return list(declared(index))
+    return [TapPoint(m.kind, m, m.axes, name) for name, m in layer.named_modules()
+            if isinstance(m, Tap)]
+
+
+def tap_hooks(points: Iterable[TapPoint], callback: Callable[[TapPoint, torch.Tensor], None]
+              ) -> tuple[list, list]:
+    """``(forward, pre)`` hook lists for :func:`hooked` that call ``callback(point, tensor)``
+    with each point's tensor as the forward pass produces it."""
+    forward, pre = [], []
+    for point in points:
+        if point.on_input:
+            pre.append((point.module, lambda m, args, p=point: callback(p, p.tensor(args))))
+        else:
+            forward.append((point.module,
+                            lambda m, args, out, p=point: callback(p, p.tensor(args, out))))
+    return forward, pre
+
+
 def matrix_view(owner: nn.Module, tensor: torch.Tensor, name: str = "weight") -> torch.Tensor:
     """A weight (or its gradient) as (output units, fan-in): nn.Linear's (out, in) as is, GPT-2's
     Conv1D (in, out) transposed, a convolution (out, in, k) as (out, in * k), a table
-    (rows, dim). ``name``: the parameter's name in ``owner``."""
+    (rows, dim). ``name``: the parameter's name in ``owner``. A module of a sub-network view
+    with ``active_slice(param_name)`` gives only the part its forward pass uses."""
     from transformers.pytorch_utils import Conv1D
-    if isinstance(owner, Conv1D) and name.rsplit(".", 1)[-1] == "weight":
+    param_name = name.rsplit(".", 1)[-1]
+    active = getattr(owner, "active_slice", None)
+    if active is not None:
+        part = active(param_name)
+        if part is not None:
+            tensor = tensor[part]
+    if isinstance(owner, Conv1D) and param_name == "weight":
         return tensor.t()
     return tensor.reshape(tensor.shape[0], -1)
 

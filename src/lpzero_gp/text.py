@@ -2,15 +2,19 @@
 
 The default text is the prose of Python's own documentation, shipped in the standard library
 (``pydoc_data.topics``, about 465 K characters): real English, no download. A user may name
-any UTF-8 text file instead. Tokenisers are read from the data folder with the ``tokenizers``
-library: the 30,522-token uncased WordPiece vocabulary (FlexiBERT) and GPT-2's byte-level BPE.
+any UTF-8 text file instead. Tokenisers are named in a small registry that spaces extend
+(:func:`register_tokenizer`): ``"wordpiece"``, the 30,522-token uncased WordPiece vocabulary
+(FlexiBERT), and ``"bpe"``, GPT-2's byte-level BPE, are read from the data folder with the
+``tokenizers`` library; a space may register one trained on the run's text (``llama``).
 """
 from __future__ import annotations
 
 import functools
 import hashlib
 import os
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import torch
 
@@ -49,11 +53,48 @@ def bpe_tokenizer(data_dir: str | None = None):
                                  str(ensure_file(GPT2_MERGES, data_dir)))
 
 
+@dataclass(frozen=True)
+class TokenizerKind:
+    """A named tokenizer: ``factory(data_dir, text) -> tokenizers`` object (``text``: the run's
+    text, for tokenizers trained on it); ``frame``: special tokens around each row
+    (``("[CLS]", "[SEP]")``) or none."""
+
+    name: str
+    factory: Callable
+    frame: tuple[str, str] | None = None
+
+
+TOKENIZERS: dict[str, TokenizerKind] = {}
+
+
+def register_tokenizer(name: str, factory: Callable, *,
+                       frame: tuple[str, str] | None = None) -> None:
+    """Make tokenizer ``name`` known to :func:`token_batch` (see :class:`TokenizerKind`)."""
+    TOKENIZERS[name] = TokenizerKind(name, factory, frame)
+
+
+register_tokenizer("wordpiece", lambda data_dir, text: wordpiece_tokenizer(data_dir),
+                   frame=("[CLS]", "[SEP]"))
+register_tokenizer("bpe", lambda data_dir, text: bpe_tokenizer(data_dir))
+
+
+def _kind(name: str) -> TokenizerKind:
+    if name not in TOKENIZERS:
+        raise ValueError(f"unknown tokenizer kind {name!r}; known: {', '.join(TOKENIZERS)}")
+    return TOKENIZERS[name]
+
+
+@functools.lru_cache(maxsize=8)
+def tokenizer_for(kind: str, data_dir: str | None, text_path: str | None):
+    """The tokenizer ``kind`` (trained on the text of ``text_path`` where it is trained)."""
+    return _kind(kind).factory(data_dir, english_text(text_path))
+
+
 @functools.lru_cache(maxsize=8)
 def _token_stream(kind: str, data_dir: str | None, text_path: str | None) -> torch.Tensor:
     text = english_text(text_path)
     paragraphs = [p for p in text.split("\n\n") if p.strip()]
-    tok = wordpiece_tokenizer(data_dir) if kind == "wordpiece" else bpe_tokenizer(data_dir)
+    tok = tokenizer_for(kind, data_dir, text_path)
     ids: list[int] = []
     for enc in tok.encode_batch(paragraphs, add_special_tokens=False):
         ids.extend(enc.ids)
@@ -65,14 +106,14 @@ def token_batch(kind: str, batch_size: int, seq_len: int, seed: int,
                 text_path: str | os.PathLike | None = None) -> torch.Tensor:
     """``batch_size`` windows of ``seq_len`` consecutive tokens of real text, shape (B, S).
 
-    ``kind`` is ``"wordpiece"`` (each row is ``[CLS] … [SEP]``) or ``"bpe"`` (plain windows).
+    ``kind`` names a registered tokenizer (:data:`TOKENIZERS`): ``"wordpiece"`` (each row is
+    ``[CLS] … [SEP]``), ``"bpe"`` (plain windows), or one a space registered.
     Window starts are drawn from ``seed``, so every architecture of a run sees the same batch.
     """
-    if kind not in ("wordpiece", "bpe"):
-        raise ValueError(f"unknown tokenizer kind {kind!r}")
+    frame = _kind(kind).frame
     stream = _token_stream(kind, None if data_dir is None else str(data_dir),
                            None if text_path is None else str(text_path))
-    body = seq_len - 2 if kind == "wordpiece" else seq_len
+    body = seq_len - 2 if frame else seq_len
     if body <= 0:
         raise ValueError(f"seq_len {seq_len} is too short")
     if stream.numel() < body + 1:
@@ -81,9 +122,10 @@ def token_batch(kind: str, batch_size: int, seq_len: int, seed: int,
     gen = torch.Generator().manual_seed(int(seed))
     starts = torch.randint(0, stream.numel() - body, (batch_size,), generator=gen)
     rows = torch.stack([stream[s:s + body] for s in starts.tolist()])
-    if kind == "wordpiece":
-        tok = wordpiece_tokenizer(None if data_dir is None else str(data_dir))
-        cls, sep = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
+    if frame:
+        tok = tokenizer_for(kind, None if data_dir is None else str(data_dir),
+                            None if text_path is None else str(text_path))
+        cls, sep = (tok.token_to_id(t) for t in frame)
         rows = torch.cat([torch.full((batch_size, 1), cls), rows,
                           torch.full((batch_size, 1), sep)], dim=1)
     return rows

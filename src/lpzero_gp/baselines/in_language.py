@@ -63,15 +63,15 @@ IN_LANGUAGE_NAMES = tuple(IN_LANGUAGE)
 
 
 def published_proxy(space_name: str) -> InLanguage:
-    """LPZero's published proxy for a space, as a formula of the ``lpzero`` language."""
-    from ..language import LPZERO_FLEXIBERT_PROXY, LPZERO_GPT2_PROXY
-    formulas = {"flexibert": LPZERO_FLEXIBERT_PROXY, "gpt2": LPZERO_GPT2_PROXY}
-    if space_name not in formulas:
-        raise ValueError(f"no published LPZero proxy for space {space_name!r}; known: "
-                         f"{', '.join(formulas)}")
-    # LPZero's GPT-2 evaluation negates its score: a lower score is a better architecture
-    return InLanguage("lpzero_published", "LPZero (published formula)", formulas[space_name],
-                      language="lpzero", lower_is_better=space_name == "gpt2")
+    """LPZero's published proxy for a space, as a formula of its language (from the space's
+    :attr:`~lpzero_gp.spaces.Space.published`)."""
+    from ..spaces import get_space
+    try:
+        p = get_space(space_name).published_proxy()
+    except LookupError as exc:
+        raise ValueError(str(exc)) from None
+    return InLanguage("lpzero_published", "LPZero (published formula)", p.formula,
+                      language=p.language, lower_is_better=p.lower_is_better)
 
 
 def layer_weight_count(model: nn.Module) -> float:

@@ -29,24 +29,25 @@ from torch import nn
 
 from transformers.pytorch_utils import Conv1D
 
-from ..introspect import hooked
-from ..spaces.taps import Tap
+from ..introspect import hooked, tap_hooks, tap_points
+from ..spaces.taps import TapPoint
 
 DENSE_TYPES = (nn.Linear, Conv1D)  # GPT-2's Conv1D is a linear layer with weight (in, out)
 
 
-def _has_tap(module: nn.Module, kinds: tuple[str, ...]) -> bool:
-    return any(isinstance(m, Tap) and m.kind in kinds for m in module.modules())
+def _has_tap(module: nn.Module, points: list[TapPoint], kinds: tuple[str, ...]) -> bool:
+    inside = {id(m) for m in module.modules()}
+    return any(p.kind in kinds and id(p.module) in inside for p in points)
 
 
-def mixer_children(layer: nn.Module) -> list[nn.Module]:
+def mixer_children(layer: nn.Module, points: list[TapPoint]) -> list[nn.Module]:
     """The direct children of ``layer`` that hold an ``H`` or ``S`` tap (the token mixer)."""
-    return [c for c in layer.children() if _has_tap(c, ("H", "S"))]
+    return [c for c in layer.children() if _has_tap(c, points, ("H", "S"))]
 
 
-def ffn_children(layer: nn.Module) -> list[nn.Module]:
+def ffn_children(layer: nn.Module, points: list[TapPoint]) -> list[nn.Module]:
     """The direct children of ``layer`` that hold an ``A`` tap (the feed-forward stack)."""
-    return [c for c in layer.children() if _has_tap(c, ("A",))]
+    return [c for c in layer.children() if _has_tap(c, points, ("A",))]
 
 
 def linears_in(modules: list[nn.Module]) -> list[nn.Module]:
@@ -94,8 +95,8 @@ class LayerRecord:
     h_outputs: list[torch.Tensor] = field(default_factory=list)
 
 
-def _mixer_heads(layer: nn.Module) -> int | None:
-    for child in mixer_children(layer):
+def _mixer_heads(layer: nn.Module, points: list[TapPoint]) -> int | None:
+    for child in mixer_children(layer, points):
         for attr in ("heads", "n_head", "num_heads"):
             value = getattr(child, attr, None)
             if isinstance(value, int) and value > 0:
@@ -121,9 +122,12 @@ class ForwardRecorder:
     def __enter__(self) -> "ForwardRecorder":
         self.records = []
         forward, pre = [], []
+        self.points = []
         for index, layer in enumerate(self.layers):
-            rec = LayerRecord(layer, mixer_linears=linears_in(mixer_children(layer)),
-                              ffn_linears=linears_in(ffn_children(layer)))
+            points = tap_points(self.model, index, layer)
+            self.points.append(points)
+            rec = LayerRecord(layer, mixer_linears=linears_in(mixer_children(layer, points)),
+                              ffn_linears=linears_in(ffn_children(layer, points)))
             self.records.append(rec)
             pre.append((layer, functools.partial(self._on_layer, index)))
             parts = {id(m): "mixer" for m in rec.mixer_linears}
@@ -132,9 +136,9 @@ class ForwardRecorder:
                 if isinstance(module, DENSE_TYPES) and id(module) in parts:
                     forward.append((module, functools.partial(self._on_linear, index,
                                                               parts[id(module)])))
-                elif isinstance(module, Tap):
-                    forward.append((module, functools.partial(self._on_tap, index,
-                                                              module.kind)))
+            f, p = tap_hooks(points, functools.partial(self._on_tap, index))
+            forward += f
+            pre += p
         self._context = hooked(forward=forward, pre=pre)
         self._context.__enter__()
         return self
@@ -157,7 +161,8 @@ class ForwardRecorder:
         else:
             rec.ffn_calls.append(call)
 
-    def _on_tap(self, index: int, kind: str, module, args, output) -> None:
+    def _on_tap(self, index: int, point: TapPoint, output: torch.Tensor) -> None:
+        kind = point.kind
         rec = self.records[index]
         if kind == "A":
             rec.activations.append(output)
@@ -166,7 +171,7 @@ class ForwardRecorder:
         elif output.ndim == 4 and output.shape[-1] == output.shape[-2]:
             rec.attention_maps.append(output)
         elif output.ndim == 3:
-            rec.mixing_maps.append((output, _mixer_heads(rec.layer)))
+            rec.mixing_maps.append((output, _mixer_heads(rec.layer, self.points[index])))
 
     # -- after the forward pass ---------------------------------------------------------------
     def finish(self) -> list[LayerRecord]:

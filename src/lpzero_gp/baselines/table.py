@@ -86,7 +86,7 @@ def hand_designed_scores(space, records: Sequence[Record], settings, names=None,
                 batch = make_space_batch(space, settings, data_dir)
             start = time.perf_counter()
             model = space.build(record, settings.variant, settings.seed)
-            got = compute_hand_designed(model, batch, settings.objective, names)
+            got = compute_hand_designed(model, batch, settings.objective, names, space)
             if store:
                 store.put(record.id, got, time.perf_counter() - start)
         values.append(got)

@@ -71,6 +71,7 @@ attention_confidence  Voita et al. 2019: mean over attention maps, heads and que
 from __future__ import annotations
 
 import copy
+import functools
 import math
 from dataclasses import dataclass
 from typing import Callable, Iterable, Sequence
@@ -110,14 +111,14 @@ def _weights(model: nn.Module) -> list[list[nn.Parameter]]:
     return [layer_weights(layer) for layer in model.proxy_layers()]
 
 
-def position_embedding(model: nn.Module) -> nn.Embedding | None:
-    """The model's learned position-embedding table: the ``nn.Embedding`` whose qualified name
-    contains "position" (FlexiBERT) or is ``wpe`` (GPT-2 convention); ``None`` if none."""
-    for name, module in model.named_modules():
-        last = name.rsplit(".", 1)[-1].lower()
-        if isinstance(module, nn.Embedding) and ("position" in last or last == "wpe"):
-            return module
-    return None
+def position_embedding(model: nn.Module, space=None) -> nn.Embedding | None:
+    """The model's learned position-embedding table as its space finds it
+    (:meth:`~lpzero_gp.spaces.Space.position_embedding`; without a space, the default rule: the
+    ``nn.Embedding`` whose name contains "position" or is ``wpe``); ``None`` if none (RoPE)."""
+    if space is not None:
+        return space.position_embedding(model)
+    from ..spaces.base import named_position_table
+    return named_position_table(model)
 
 
 @dataclass
@@ -142,9 +143,9 @@ class GradientPass:
     seq_len: int
 
     @classmethod
-    def run(cls, model: nn.Module, batch: dict, objective: str) -> "GradientPass":
+    def run(cls, model: nn.Module, batch: dict, objective: str, space=None) -> "GradientPass":
         weights = _weights(model)
-        pos = position_embedding(model)
+        pos = position_embedding(model, space)
         with torch.enable_grad(), ForwardRecorder(model) as rec:
             loss = model.objective(batch, objective)
             records = rec.finish()
@@ -320,23 +321,28 @@ def n_params(model: nn.Module, batch: dict | None = None, objective: str | None 
     return float(sum(p.numel() for p in model.parameters()))
 
 
-def _nonembedding_parameters(model: nn.Module) -> list[nn.Parameter]:
+DEFAULT_NORM_TYPES = (nn.LayerNorm,)
+
+
+def _nonembedding_parameters(model: nn.Module, norm_types=DEFAULT_NORM_TYPES
+                             ) -> list[nn.Parameter]:
     layers = list(model.proxy_layers())
     params = {id(p): p for layer in layers for p in layer.parameters()}
     layer_ids = {id(layer) for layer in layers}
-    containers = [model] + [m for m in model.modules()
-                            if any(id(c) in layer_ids for c in m.children())]
+    # the model and every module holding the layers (a final norm sits beside the layer list)
+    containers = [m for m in model.modules()
+                  if id(m) not in layer_ids and any(id(d) in layer_ids for d in m.modules())]
     for container in containers:
         for child in container.children():
-            if isinstance(child, nn.LayerNorm):
+            if isinstance(child, norm_types):
                 params.update({id(p): p for p in child.parameters()})
     return list(params.values())
 
 
 def n_params_nonembedding(model: nn.Module, batch: dict | None = None,
-                          objective: str | None = None) -> float:
-    """Parameters of the proxy layers and of the final LayerNorm(s) (no pass)."""
-    return float(sum(p.numel() for p in _nonembedding_parameters(model)))
+                          objective: str | None = None, norm_types=DEFAULT_NORM_TYPES) -> float:
+    """Parameters of the proxy layers and of the final norm(s) (no pass)."""
+    return float(sum(p.numel() for p in _nonembedding_parameters(model, norm_types)))
 
 
 class _OnesInput:
@@ -347,11 +353,13 @@ class _OnesInput:
 
 
 class _AffineOnly(nn.Module):
-    """A LayerNorm without its normalisation: x * weight + bias (same parameters)."""
+    """A LayerNorm (or RMSNorm) without its normalisation: x * weight + bias (same
+    parameters; an RMSNorm has no bias)."""
 
-    def __init__(self, norm: nn.LayerNorm):
+    def __init__(self, norm: nn.Module):
         super().__init__()
-        self.weight, self.bias = norm.weight, norm.bias
+        self.weight = getattr(norm, "weight", None)
+        self.bias = getattr(norm, "bias", None)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.weight is not None:
@@ -359,11 +367,11 @@ class _AffineOnly(nn.Module):
         return x if self.bias is None else x + self.bias
 
 
-def _linearise_norms(net: nn.Module) -> None:
-    """Replace every LayerNorm of ``net`` (a copy) by its affine part, in place."""
+def _linearise_norms(net: nn.Module, norm_types=DEFAULT_NORM_TYPES) -> None:
+    """Replace every normalisation module of ``net`` (a copy) by its affine part, in place."""
     for parent in list(net.modules()):
         for name, child in list(parent.named_children()):
-            if isinstance(child, nn.LayerNorm):
+            if isinstance(child, norm_types):
                 setattr(parent, name, _AffineOnly(child))
 
 
@@ -422,7 +430,7 @@ class SynflowPass:
         return total
 
 
-def synflow_pass(model: nn.Module, batch: dict) -> SynflowPass:
+def synflow_pass(model: nn.Module, batch: dict, norm_types=DEFAULT_NORM_TYPES) -> SynflowPass:
     """Synflow's data-free pass (Tanaka et al. 2020) on a double-precision copy.
 
     The copy has every parameter replaced by its absolute value and every LayerNorm by its
@@ -448,7 +456,7 @@ def synflow_pass(model: nn.Module, batch: dict) -> SynflowPass:
         for tensor in list(net.parameters()) + list(net.buffers()):
             if tensor.is_floating_point():
                 tensor.abs_()
-    _linearise_norms(net)
+    _linearise_norms(net, norm_types)
     layers = list(net.proxy_layers())
     rescale = _Rescale()
     with hooked(forward=[(layer, rescale) for layer in layers],
@@ -471,8 +479,9 @@ def synflow_pass(model: nn.Module, batch: dict) -> SynflowPass:
     return SynflowPass([w.detach() for w in flat], grads, float(sum(rescale.log_scales)))
 
 
-def _synflow_values(model: nn.Module, batch: dict) -> dict[str, float]:
-    result = synflow_pass(model, batch)
+def _synflow_values(model: nn.Module, batch: dict, norm_types=DEFAULT_NORM_TYPES
+                    ) -> dict[str, float]:
+    result = synflow_pass(model, batch, norm_types)
     return {"synflow": result.log_synflow(), "logsynflow": result.logsynflow()}
 
 
@@ -553,25 +562,33 @@ def _guard(fn: Callable[[], float], name: str) -> ProxyValue:
 
 
 def compute_hand_designed(model: nn.Module, batch: dict, objective: str,
-                          names: Sequence[str] | None = None) -> dict[str, ProxyValue]:
+                          names: Sequence[str] | None = None, space=None
+                          ) -> dict[str, ProxyValue]:
     """The hand-designed proxies ``names`` (default: all) of one model, sharing passes.
 
     Proxies of the ``"gradient"`` group share one forward/backward pass; synflow and
     logsynflow share one pass on a copy; GraSP has its own. Undefined values are NaN with a
-    reason; any other failure is raised.
+    reason; any other failure is raised. ``space`` (the model's
+    :class:`~lpzero_gp.spaces.Space`) says which modules normalise (LayerNorm, RMSNorm) and
+    where a position table is; a sub-network view is first made a network of its own
+    (``model.standalone()``), so that every proxy sees only the active weights.
     """
     names = _checked(names)
+    standalone = getattr(model, "standalone", None)
+    if standalone is not None:
+        model = standalone()
+    norm_types = DEFAULT_NORM_TYPES if space is None else tuple(space.norm_types)
     out: dict[str, ProxyValue] = {}
     groups = {HAND_DESIGNED[n].group for n in names}
     if "gradient" in groups:
-        gp = GradientPass.run(model, batch, objective)
+        gp = GradientPass.run(model, batch, objective, space)
         for n in names:
             if HAND_DESIGNED[n].group == "gradient":
                 out[n] = _guard(lambda n=n: HAND_DESIGNED[n].read(gp), n)
         del gp
     if "synflow" in groups:
         try:
-            values = _synflow_values(model, batch)
+            values = _synflow_values(model, batch, norm_types)
             for n in names:
                 if HAND_DESIGNED[n].group == "synflow":
                     out[n] = _guard(lambda n=n: values[n], n)
@@ -581,7 +598,9 @@ def compute_hand_designed(model: nn.Module, batch: dict, objective: str,
                     out[n] = ProxyValue(math.nan, str(exc))
     if "grasp" in groups:
         out["grasp"] = _guard(lambda: _grasp_value(model, batch, objective), "grasp")
-    static = {"n_params": n_params, "n_params_nonembedding": n_params_nonembedding}
+    static = {"n_params": n_params,
+              "n_params_nonembedding": functools.partial(n_params_nonembedding,
+                                                         norm_types=norm_types)}
     for n in names:
         if n in static:
             out[n] = _guard(lambda n=n: static[n](model), n)

@@ -27,7 +27,7 @@ from .config import RunSpec, SearchConfig, load_spec
 from .evaluate import EvaluationPool, EvaluatorSpec
 from .loop import Evolution
 from .provenance import git_commit, provenance
-from .results import (HEADLINE_SPLIT, PUBLISHED, SPLITS, SearchResult, choose_final,
+from .results import (HEADLINE_SPLIT, SPLITS, published_figures, SearchResult, choose_final,
                       descriptor_figures, flat_figures, log_csv_text, proxy_scores,
                       split_figures, versions, write_json, write_jsonl, write_text)
 from .split import Split, make_split
@@ -228,7 +228,7 @@ def finish(out: Path, evolution: Evolution, bank, split: Split, space, bench,
         entry["chosen"] = i == chosen
 
     baselines = descriptor_figures(space, bench.records, split, cfg.statistic, cfg.absolute)
-    published = PUBLISHED.get(cfg.space)
+    published = published_figures(space)
     memo = list(evolution.memo.values())
     counts = {"total": len(memo), "pruned": sum(o.status == "pruned" for o in memo),
               "invalid": sum(o.status == "invalid" for o in memo),

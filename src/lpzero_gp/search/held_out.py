@@ -24,7 +24,7 @@ from ..baselines.in_language import published_proxy
 from ..cache import CaptureSettings
 from ..collect import collect_inputs
 from ..metrics import bootstrap_ci, correlations, paired_bootstrap
-from ..spaces import get_space
+from ..spaces import get_space, space_names
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -104,7 +104,7 @@ def markdown(result: dict) -> str:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--space", required=True, choices=("flexibert", "gpt2"))
+    parser.add_argument("--space", required=True, choices=space_names())
     parser.add_argument("--out", help="folder for held_out.json / .md (default: the "
                         "experiment folder)")
     parser.add_argument("--n-boot", type=int, default=1000)

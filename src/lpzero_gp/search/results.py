@@ -44,14 +44,14 @@ SPLITS = ("search", "validation", "test", "all")
 HEADLINE_SPLIT = "test"
 REPORT_ORDER = ("test", "search", "validation", "all")
 
-# LPZero's published figures, recomputed from its stored score files (see
-# ../shared/specs/lpzero_reference.md). GPT-2 figures are absolute values.
-PUBLISHED = {
-    "flexibert": {"name": "LPZero (published)", "kendall_tau": 0.511, "spearman_rho": 0.748,
-                  "n": 500, "absolute": False},
-    "gpt2": {"name": "LPZero (published)", "kendall_tau": 0.886, "spearman_rho": 0.980,
-             "n": 200, "absolute": True},
-}
+def published_figures(space) -> dict | None:
+    """The figures of a space's first published proxy (LPZero's, recomputed from its stored
+    score files; see ../shared/specs/lpzero_reference.md), or ``None``."""
+    if not space.published or space.published[0].kendall_tau is None:
+        return None
+    p = space.published[0]
+    return {"name": "LPZero (published)", "kendall_tau": p.kendall_tau,
+            "spearman_rho": p.spearman_rho, "n": p.n, "absolute": p.absolute}
 
 
 # -- figures ---------------------------------------------------------------------------------

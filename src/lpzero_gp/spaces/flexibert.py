@@ -32,7 +32,9 @@ from torch import nn
 from ..benchmarks import Record, nasbench_bert
 from ..benchmarks.nasbench_bert import FlexiBertConfig, FlexiLayer
 from ..text import token_batch
-from .base import Space
+from ..language.proxy import LPZERO_FLEXIBERT_PROXY
+from . import register_space
+from .base import PublishedProxy, Space
 from .flexibert_ops import (EMBEDDING_SIZE, MAX_POSITIONS, TYPE_VOCAB_SIZE, VOCAB_SIZE,
                             ConvSelfAttention, Embeddings, EncoderLayer, FeedForward,
                             LinearTransform, SelfAttention, init_parameters)
@@ -304,8 +306,33 @@ def make_batch(batch_size: int = 16, seq_len: int = 128, seed: int = 0,
     return batch
 
 
-SPACE = Space(name="flexibert", benchmark="nas-bench-bert", variants=VARIANTS,
-              default_variant="trained", objectives=OBJECTIVES, default_objective="mlm",
-              default_seq_len=128, load_benchmark=nasbench_bert.load, build=build,
-              make_batch=make_batch, descriptors=descriptors,
-              headline_descriptors=("n_layers", "layers_then_hidden", "n_params"))
+class FlexiBertSpace(Space):
+    """NAS-Bench-BERT's FlexiBERT space (GLUE score, higher is better)."""
+
+    name = "flexibert"
+    benchmark = "nas-bench-bert"
+    variants = VARIANTS
+    objectives = OBJECTIVES
+    default_seq_len = 128
+    lm_objective = "mlm"
+    headline_descriptors = ("n_layers", "layers_then_hidden", "n_params")
+    published = (PublishedProxy(
+        "lpzero", LPZERO_FLEXIBERT_PROXY, "lpzero", lower_is_better=False, kendall_tau=0.511,
+        spearman_rho=0.748, n=500, source="LPZero's stored per-record scores"),)
+
+    def load_benchmark(self, path=None, data_dir=None):
+        return nasbench_bert.load(path, data_dir=data_dir)
+
+    def build(self, record_or_config, variant=None, seed=0, **options):
+        return build(record_or_config, self.check_variant(variant), seed, **options)
+
+    def make_batch(self, batch_size, seq_len, seed=0, text_path=None, data_dir=None,
+                   objective=None):
+        return make_batch(batch_size, seq_len, seed, text_path=text_path, data_dir=data_dir,
+                          objective=self.check_objective(objective))
+
+    def descriptors(self, record):
+        return descriptors(record)
+
+
+SPACE = register_space(FlexiBertSpace())

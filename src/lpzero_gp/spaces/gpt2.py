@@ -31,7 +31,9 @@ from ..benchmarks import Record
 from ..benchmarks import lts
 from ..benchmarks.lts import LtsConfig
 from ..text import token_batch
-from .base import Space
+from ..language.proxy import LPZERO_GPT2_PROXY
+from . import register_space
+from .base import PublishedProxy, Space
 from .gpt2_adaptive import AdaptiveEmbedding, AdaptiveLogSoftmax
 from .taps import Tap
 
@@ -277,11 +279,39 @@ def descriptors(record: Record | LtsConfig) -> dict[str, float]:
     }
 
 
-SPACE = Space(name="gpt2", benchmark="lts-gpt2", variants=VARIANTS, default_variant="lts",
-              objectives=OBJECTIVES, default_objective="clm", default_seq_len=192,
-              load_benchmark=lts.load, build=build, make_batch=make_batch,
-              descriptors=descriptors,
-              headline_descriptors=("n_layers", "n_params_nonembedding", "layers_x_dmodel2"))
+class GPT2Space(Space):
+    """LiteTransformerSearch's GPT-2 space (WikiText-103 validation perplexity, lower is
+    better)."""
 
-__all__ = ["SPACE", "LtsGPT2", "GPT2Block", "GPT2Attention", "GPT2MLP", "build",
+    name = "gpt2"
+    benchmark = "lts-gpt2"
+    variants = VARIANTS
+    objectives = OBJECTIVES
+    default_seq_len = 192
+    lm_objective = "clm"
+    headline_descriptors = ("n_layers", "n_params_nonembedding", "layers_x_dmodel2")
+    # LPZero's GPT-2 evaluation negates its score: a lower score is a better architecture
+    published = (PublishedProxy(
+        "lpzero", LPZERO_GPT2_PROXY, "lpzero", lower_is_better=True, kendall_tau=0.886,
+        spearman_rho=0.980, n=200, absolute=True,
+        source="LPZero's stored per-record scores"),)
+
+    def load_benchmark(self, path=None, data_dir=None):
+        return lts.load(path, data_dir=data_dir)
+
+    def build(self, record_or_config, variant=None, seed=0, **options):
+        return build(record_or_config, self.check_variant(variant), seed, **options)
+
+    def make_batch(self, batch_size, seq_len, seed=0, text_path=None, data_dir=None,
+                   objective=None):
+        return make_batch(batch_size, seq_len, seed, text_path=text_path, data_dir=data_dir,
+                          objective=self.check_objective(objective))
+
+    def descriptors(self, record):
+        return descriptors(record)
+
+
+SPACE = register_space(GPT2Space())
+
+__all__ = ["SPACE", "GPT2Space", "LtsGPT2", "GPT2Block", "GPT2Attention", "GPT2MLP", "build",
                       "make_batch", "descriptors", "parameter_counts"]
