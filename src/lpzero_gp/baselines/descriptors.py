@@ -23,6 +23,8 @@ LABELS = {
     "n_params_total": "#Params total (closed form)",
     "layers_then_hidden": "Layers, then hidden (lexicographic)",
     "layers_x_dmodel2": "n_layer * d_model^2",
+    "layers_x_hidden2": "n_layer * hidden^2",
+    "flops_per_token": "MACs per token (closed form)",
 }
 
 

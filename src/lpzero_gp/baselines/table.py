@@ -157,7 +157,7 @@ def collect_columns(space, bench, settings, hand_designed=None, in_language=None
             columns.append(ScoreColumn(f"hand:{n}", HAND_DESIGNED[n].label, "hand-designed",
                                        scores, reasons, HAND_DESIGNED[n].source))
     lang = [IN_LANGUAGE[n] for n in (IN_LANGUAGE if in_language is None else in_language)]
-    pub = [published_proxy(space.name)] if include_published else []
+    pub = [published_proxy(space.name)] if include_published and space.published else []
     found = load_found(space.name, found_root) if include_found else []
     if lang or pub or found:
         from ..collect import collect_inputs

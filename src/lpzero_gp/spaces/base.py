@@ -29,7 +29,7 @@ from __future__ import annotations
 import abc
 import os
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar, Protocol
 
@@ -89,6 +89,9 @@ class Space(abc.ABC):
       read by hand-designed proxies that linearise or count normalisation.
     - ``head_attributes``: attribute names that hold a mixer's head count.
     - ``published``: proxies a paper published for this space.
+    - ``tokenizer``: the name of its tokenizer in :data:`lpzero_gp.text.TOKENIZERS`.
+    - :meth:`arch_from_dict` / :meth:`parameter_counts`: architectures as JSON objects (needed
+      to build a benchmark by training, :mod:`lpzero_gp.benchmarks.builder`).
     - :meth:`position_embedding`: the learned position table of a model, if any (proxies
       defined on it are "not applicable" where this returns ``None``, e.g. RoPE).
     """
@@ -103,6 +106,7 @@ class Space(abc.ABC):
     norm_types: ClassVar[tuple[type[nn.Module], ...]] = (nn.LayerNorm,)
     head_attributes: ClassVar[tuple[str, ...]] = ("heads", "n_head", "num_heads")
     published: ClassVar[tuple[PublishedProxy, ...]] = ()
+    tokenizer: ClassVar[str] = "bpe"
 
     @property
     def default_variant(self) -> str:
@@ -133,6 +137,20 @@ class Space(abc.ABC):
     @abc.abstractmethod
     def descriptors(self, record: Record) -> dict[str, float]:
         """Architecture descriptors needing no trained model (``n_layers`` at least)."""
+
+    def example(self, data_dir: str | os.PathLike | None = None):
+        """A small record or architecture of the space (for tests, docs and smoke runs);
+        default: the first record of its benchmark."""
+        return self.load_benchmark(data_dir=data_dir)[0]
+
+    def arch_from_dict(self, data: dict):
+        """An architecture config from its JSON object (spaces that build benchmarks)."""
+        raise NotImplementedError(f"the {self.name} space does not read architecture JSON")
+
+    def parameter_counts(self, arch) -> dict[str, int]:
+        """Parameter counts of an architecture (default: ``total`` of a meta-device build)."""
+        model = self.build(arch, device="meta")
+        return {"total": sum(p.numel() for p in model.parameters())}
 
     def position_embedding(self, model: nn.Module) -> nn.Embedding | None:
         """The model's learned position table (default: :func:`named_position_table`);

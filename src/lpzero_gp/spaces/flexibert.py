@@ -313,6 +313,7 @@ class FlexiBertSpace(Space):
     benchmark = "nas-bench-bert"
     variants = VARIANTS
     objectives = OBJECTIVES
+    tokenizer = "wordpiece"
     default_seq_len = 128
     lm_objective = "mlm"
     headline_descriptors = ("n_layers", "layers_then_hidden", "n_params")

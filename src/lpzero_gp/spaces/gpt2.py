@@ -287,6 +287,7 @@ class GPT2Space(Space):
     benchmark = "lts-gpt2"
     variants = VARIANTS
     objectives = OBJECTIVES
+    tokenizer = "bpe"
     default_seq_len = 192
     lm_objective = "clm"
     headline_descriptors = ("n_layers", "n_params_nonembedding", "layers_x_dmodel2")

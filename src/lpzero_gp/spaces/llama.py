@@ -554,6 +554,15 @@ class LlamaSpace(Space):
     def position_embedding(self, model):
         return None  # rotary positions: no table
 
+    def example(self, data_dir=None) -> LlamaArch:
+        return LlamaArch(64, (2, 4), (128, 96), head_dim=16)
+
+    def arch_from_dict(self, data: dict) -> LlamaArch:
+        return LlamaArch.from_dict(data)
+
+    def parameter_counts(self, arch) -> dict[str, int]:
+        return parameter_count(_arch_of(arch))
+
 
 SPACE = register_space(LlamaSpace())
 

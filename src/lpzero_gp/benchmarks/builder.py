@@ -1,0 +1,207 @@
+"""Build a benchmark: train architectures briefly on real text, several seeds each.
+
+For any space with a language-modelling objective (``Space.lm_objective``). Each
+(architecture, seed) is trained for ``steps`` steps (AdamW, linear warm-up then cosine decay to
+0, gradient clipping) on windows of the run's text, and its validation loss (the mean loss of
+``val_batches`` fixed windows of the held-out tail of the text) is recorded at several steps.
+One JSONL line per (architecture, seed) is appended and flushed as soon as it is trained (the
+format :mod:`lpzero_gp.benchmarks.built` reads), so a killed build continues where it stopped:
+lines already written are skipped, nothing is trained twice or lost.
+
+Seeds set initialisation and the order of training windows; validation windows are the same
+for every run. Text: the first 90 % of the token stream trains, the last 10 % validates.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import platform
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import torch
+
+from .built import arch_id, read_lines
+
+VAL_FRACTION = 0.1
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """How one (architecture, seed) is trained (defaults: ``specs/llama.md``'s protocol)."""
+
+    steps: int = 400
+    batch_size: int = 16
+    seq_len: int = 128
+    lr: float = 3e-3
+    warmup: int = 20
+    weight_decay: float = 0.1
+    betas: tuple[float, float] = (0.9, 0.95)
+    clip: float = 1.0
+    val_batches: int = 8
+    eval_at: tuple[int, ...] = ()  # default: a quarter, half, three quarters and the end
+    text_path: str | None = None
+
+    def __post_init__(self):
+        if self.steps < 1 or self.batch_size < 1 or self.seq_len < 2 or self.val_batches < 1:
+            raise ValueError(f"invalid training settings {self}")
+        if not self.eval_at:
+            points = sorted({max(1, self.steps * k // 4) for k in (1, 2, 3, 4)})
+            object.__setattr__(self, "eval_at", tuple(points))
+        if any(s < 1 or s > self.steps for s in self.eval_at):
+            raise ValueError(f"eval_at {self.eval_at} must lie in [1, {self.steps}]")
+
+    def lr_at(self, step: int) -> float:
+        """Learning rate of step ``step`` (0-based): linear warm-up, cosine to 0 at the end."""
+        if step < self.warmup:
+            return self.lr * (step + 1) / self.warmup
+        progress = (step - self.warmup) / max(1, self.steps - self.warmup)
+        return 0.5 * self.lr * (1 + math.cos(math.pi * min(1.0, progress)))
+
+
+def corpus_sha256(text_path: str | os.PathLike | None) -> str:
+    from ..text import english_text
+    return hashlib.sha256(english_text(text_path).encode()).hexdigest()
+
+
+def _streams(space, settings: TrainSettings, data_dir) -> tuple[torch.Tensor, torch.Tensor]:
+    from ..text import _token_stream
+    stream = _token_stream(space.tokenizer, None if data_dir is None else str(data_dir),
+                           settings.text_path)
+    cut = int(stream.numel() * (1 - VAL_FRACTION))
+    train, val = stream[:cut], stream[cut:]
+    if min(train.numel(), val.numel()) <= settings.seq_len + 1:
+        raise ValueError(f"the text {settings.text_path or 'pydoc_data.topics'} is too short "
+                         f"for windows of {settings.seq_len} tokens")
+    return train, val
+
+
+def _windows(stream: torch.Tensor, n: int, seq_len: int, gen: torch.Generator) -> torch.Tensor:
+    starts = torch.randint(0, stream.numel() - seq_len, (n,), generator=gen)
+    return torch.stack([stream[s:s + seq_len] for s in starts.tolist()])
+
+
+def train(space, arch, seed: int, settings: TrainSettings = TrainSettings(),
+          data_dir=None, device: str | torch.device = "cpu") -> dict:
+    """Train ``arch`` from initialisation ``seed``; returns ``{"val_loss": {step: loss},
+    "train_loss": last training loss, "wall_s": seconds}``."""
+    if space.lm_objective is None:
+        raise ValueError(f"space {space.name!r} has no language-modelling objective to train")
+    start = time.perf_counter()
+    train_stream, val_stream = _streams(space, settings, data_dir)
+    val_gen = torch.Generator().manual_seed(12345)
+    val = [_windows(val_stream, settings.batch_size, settings.seq_len, val_gen).to(device)
+           for _ in range(settings.val_batches)]
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(int(seed))
+        model = space.build(arch, seed=int(seed)).to(device).train()
+        decay = [p for p in model.parameters() if p.ndim >= 2]
+        other = [p for p in model.parameters() if p.ndim < 2]
+        opt = torch.optim.AdamW([{"params": decay, "weight_decay": settings.weight_decay},
+                                 {"params": other, "weight_decay": 0.0}],
+                                lr=settings.lr, betas=settings.betas)
+        gen = torch.Generator().manual_seed(int(seed) + 1)
+        losses, last = {}, math.nan
+        for step in range(settings.steps):
+            for group in opt.param_groups:
+                group["lr"] = settings.lr_at(step)
+            ids = _windows(train_stream, settings.batch_size, settings.seq_len, gen).to(device)
+            loss = model.objective({"input_ids": ids}, space.lm_objective)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), settings.clip)
+            opt.step()
+            last = float(loss.detach())
+            if not math.isfinite(last):
+                raise FloatingPointError(f"training loss became {last} at step {step + 1}")
+            if step + 1 in settings.eval_at:
+                model.eval()
+                with torch.no_grad():
+                    losses[step + 1] = sum(float(model.objective({"input_ids": v},
+                                                                 space.lm_objective))
+                                           for v in val) / len(val)
+                model.train()
+    return {"val_loss": losses, "train_loss": last, "wall_s": time.perf_counter() - start}
+
+
+@dataclass
+class BuildPlan:
+    """What to build: architectures (JSON objects), seeds, training settings."""
+
+    space: str
+    archs: list[dict]
+    seeds: Sequence[int] = (0, 1)
+    settings: TrainSettings = field(default_factory=TrainSettings)
+    extra: dict = field(default_factory=dict)  # written into every line (preset, sample seed)
+
+
+def _done(path: Path) -> set[tuple[str, str]]:
+    if not path.is_file() or path.stat().st_size == 0:
+        return set()
+    return {(str(line.get("arch_id") or arch_id(line["arch"])), str(line["seed"]))
+            for line in read_lines(path)}
+
+
+def _canonical(space, arch: dict) -> dict:
+    config = space.arch_from_dict(arch)
+    return config.to_dict() if hasattr(config, "to_dict") else arch
+
+
+def _versions() -> dict:
+    import transformers
+    return {"python": platform.python_version(), "torch": torch.__version__,
+            "transformers": transformers.__version__}
+
+
+def build(plan: BuildPlan, out: str | os.PathLike, data_dir=None, device="cpu",
+          progress: bool = True) -> Path:
+    """Train every (architecture, seed) of ``plan`` not yet in ``out`` (a JSONL file), appending
+    one line each; returns the path. Safe to rerun after an interruption."""
+    from tqdm import tqdm
+
+    from ..spaces import get_space
+    space = get_space(plan.space)
+    # one canonical JSON per architecture, so ids do not depend on how a user spelled it
+    plan.archs = [_canonical(space, a) for a in plan.archs]
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    done = _done(out)
+    todo = [(a, s) for a in plan.archs for s in plan.seeds
+            if (arch_id(a), str(s)) not in done]
+    corpus = corpus_sha256(plan.settings.text_path)
+    settings = {k: (list(v) if isinstance(v, tuple) else v)
+                for k, v in asdict(plan.settings).items()}
+    bar = tqdm(todo, desc=f"build {plan.space}", unit="run", disable=not progress)
+    for arch, seed in bar:
+        result = train(space, space.arch_from_dict(arch), seed, plan.settings, data_dir, device)
+        line = {"arch_id": arch_id(arch), "arch": arch, "seed": seed,
+                "val_loss": {str(k): v for k, v in result["val_loss"].items()},
+                "train_loss": result["train_loss"], "wall_s": round(result["wall_s"], 3),
+                "params": space.parameter_counts(space.arch_from_dict(arch)),
+                "settings": settings, "corpus_sha256": corpus, "device": str(device),
+                "versions": _versions(), **plan.extra}
+        with open(out, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(line, sort_keys=True) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+    return out
+
+
+def seed_agreement(records: Iterable) -> dict:
+    """Kendall tau and Spearman rho between the labels of two seeds, over the records that
+    have both (the ceiling any proxy figure on a built benchmark should be read against)."""
+    from scipy.stats import kendalltau, spearmanr
+    pairs = []
+    for r in records:
+        losses = list(r.extra.get("seed_losses", {}).values())
+        if len(losses) >= 2:
+            pairs.append(losses[:2])
+    if len(pairs) < 3:
+        return {"kendall_tau": None, "spearman_rho": None, "n": len(pairs)}
+    a, b = zip(*pairs)
+    return {"kendall_tau": float(kendalltau(a, b)[0]), "spearman_rho": float(spearmanr(a, b)[0]),
+            "n": len(pairs)}
