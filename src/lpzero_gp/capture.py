@@ -159,14 +159,15 @@ class TensorCapture:
                               row_generator(self.seed, w_name, layer, name))
             for key, full in ((w_name, w), (g_name, g)):
                 kept = full if pos is None else full[pos]
-                out[key].append(TensorSketch(name, layer, kept.float().contiguous().clone(),
+                out[key].append(TensorSketch(name, layer, kept.float().cpu().contiguous().clone(),
                                              int(full.shape[0])))
 
     def _sketch(self, kind: str, layer: int, name: str, rows: torch.Tensor) -> TensorSketch:
         pos = choose_rows(rows.shape[0], rows.shape[1], self.max_elements, self.min_rows,
                           row_generator(self.seed, kind, layer, name))
         kept = rows if pos is None else rows[pos]
-        return TensorSketch(name, layer, kept.float().contiguous().clone(), int(rows.shape[0]))
+        return TensorSketch(name, layer, kept.float().cpu().contiguous().clone(),
+                            int(rows.shape[0]))
 
 
 def sketch(full: Inputs, max_elements: int | None = DEFAULT_MAX_ELEMENTS, seed: int = 0,

@@ -389,15 +389,22 @@ def _init_weights(model: nn.Module, gen: torch.Generator) -> None:
                 module.lora_B.zero_()
 
 
-def _build(arch: LlamaArch, seed: int, elastic: bool, device=None, dtype=None) -> ProxyLlamaForCausalLM:
-    if device is not None and torch.device(device).type == "meta":
+def _build(arch: LlamaArch, seed: int, elastic: bool, device=None, dtype=None
+           ) -> ProxyLlamaForCausalLM:
+    """Built and initialised on the CPU (bit-identical for a seed), then moved; on an
+    accelerator it is built and initialised there (a 7B model would take minutes on a CPU),
+    from a generator of that device: the same seed then gives other (equally distributed)
+    weights than on the CPU."""
+    where = torch.device("cpu" if device is None else device)
+    if where.type == "meta":
         with torch.device("meta"):
             return _make(arch, elastic).eval()
-    with torch.random.fork_rng(devices=[]), torch.device("cpu"):
+    forked = [where] if where.type == "cuda" else []
+    with torch.random.fork_rng(devices=forked), torch.device(where):
         model = _make(arch, elastic)
-        _init_weights(model, torch.Generator().manual_seed(int(seed)))
-    if device is not None or dtype is not None:
-        model = model.to(device=device, dtype=dtype)
+        _init_weights(model, torch.Generator(device=where).manual_seed(int(seed)))
+    if dtype is not None:
+        model = model.to(dtype=dtype)
     return model.eval()
 
 
