@@ -303,6 +303,8 @@ def build_parser() -> argparse.ArgumentParser:
     search_cli.add_commands(sub, _add_capture_options)
     from .baselines import cli as baselines_cli
     baselines_cli.add_commands(sub, _add_capture_options)
+    from .benchmarks import cli as benchmarks_cli
+    benchmarks_cli.add_commands(sub)
     return parser
 
 

@@ -158,9 +158,11 @@ def _versions() -> dict:
 
 
 def build(plan: BuildPlan, out: str | os.PathLike, data_dir=None, device="cpu",
-          progress: bool = True) -> Path:
+          progress: bool = True, workers: int = 1) -> Path:
     """Train every (architecture, seed) of ``plan`` not yet in ``out`` (a JSONL file), appending
-    one line each; returns the path. Safe to rerun after an interruption."""
+    one line each as it finishes; returns the path. Safe to rerun after an interruption.
+    ``workers`` > 1 trains in that many processes; each run's result depends only on its
+    architecture, seed and settings, not on the worker that ran it."""
     from tqdm import tqdm
 
     from ..spaces import get_space
@@ -175,20 +177,43 @@ def build(plan: BuildPlan, out: str | os.PathLike, data_dir=None, device="cpu",
     corpus = corpus_sha256(plan.settings.text_path)
     settings = {k: (list(v) if isinstance(v, tuple) else v)
                 for k, v in asdict(plan.settings).items()}
-    bar = tqdm(todo, desc=f"build {plan.space}", unit="run", disable=not progress)
-    for arch, seed in bar:
-        result = train(space, space.arch_from_dict(arch), seed, plan.settings, data_dir, device)
-        line = {"arch_id": arch_id(arch), "arch": arch, "seed": seed,
-                "val_loss": {str(k): v for k, v in result["val_loss"].items()},
-                "train_loss": result["train_loss"], "wall_s": round(result["wall_s"], 3),
-                "params": space.parameter_counts(space.arch_from_dict(arch)),
-                "settings": settings, "corpus_sha256": corpus, "device": str(device),
-                "versions": _versions(), **plan.extra}
-        with open(out, "a", encoding="utf-8") as fh:
-            fh.write(json.dumps(line, sort_keys=True) + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
+    common = {"settings": settings, "corpus_sha256": corpus, "device": str(device),
+              "versions": _versions(), **plan.extra}
+    bar = tqdm(total=len(todo), desc=f"build {plan.space}", unit="run", disable=not progress)
+    jobs = [(plan.space, arch, seed, plan.settings, data_dir, str(device)) for arch, seed in todo]
+    if workers <= 1:
+        results = map(_train_job, jobs)
+        pool = None
+    else:
+        import multiprocessing
+        threads = max(1, (os.cpu_count() or 1) // workers)
+        pool = multiprocessing.get_context("spawn").Pool(workers, initializer=torch.set_num_threads,
+                                                          initargs=(threads,))
+        results = pool.imap_unordered(_train_job, jobs)
+    try:
+        for line in results:  # the driver alone writes, one whole line at a time
+            with open(out, "a", encoding="utf-8") as fh:
+                fh.write(json.dumps({**line, **common}, sort_keys=True) + "\n")
+                fh.flush()
+                os.fsync(fh.fileno())
+            bar.update(1)
+    finally:
+        bar.close()
+        if pool is not None:
+            pool.terminate()
     return out
+
+
+def _train_job(job) -> dict:
+    space_name, arch, seed, settings, data_dir, device = job
+    from ..spaces import get_space
+    space = get_space(space_name)
+    config = space.arch_from_dict(arch)
+    result = train(space, config, seed, settings, data_dir, device)
+    return {"arch_id": arch_id(arch), "arch": arch, "seed": seed,
+            "val_loss": {str(k): v for k, v in result["val_loss"].items()},
+            "train_loss": result["train_loss"], "wall_s": round(result["wall_s"], 3),
+            "params": space.parameter_counts(config)}
 
 
 def seed_agreement(records: Iterable) -> dict:

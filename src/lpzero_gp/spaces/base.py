@@ -91,7 +91,8 @@ class Space(abc.ABC):
     - ``published``: proxies a paper published for this space.
     - ``tokenizer``: the name of its tokenizer in :data:`lpzero_gp.text.TOKENIZERS`.
     - :meth:`arch_from_dict` / :meth:`parameter_counts`: architectures as JSON objects (needed
-      to build a benchmark by training, :mod:`lpzero_gp.benchmarks.builder`).
+      to build a benchmark by training, :mod:`lpzero_gp.benchmarks.builder`); ``presets`` and
+      :meth:`sample`: declared ranges to draw architectures from.
     - :meth:`position_embedding`: the learned position table of a model, if any (proxies
       defined on it are "not applicable" where this returns ``None``, e.g. RoPE).
     """
@@ -107,6 +108,7 @@ class Space(abc.ABC):
     head_attributes: ClassVar[tuple[str, ...]] = ("heads", "n_head", "num_heads")
     published: ClassVar[tuple[PublishedProxy, ...]] = ()
     tokenizer: ClassVar[str] = "bpe"
+    presets: ClassVar[tuple[str, ...]] = ()
 
     @property
     def default_variant(self) -> str:
@@ -146,6 +148,10 @@ class Space(abc.ABC):
     def arch_from_dict(self, data: dict):
         """An architecture config from its JSON object (spaces that build benchmarks)."""
         raise NotImplementedError(f"the {self.name} space does not read architecture JSON")
+
+    def sample(self, preset: str, n: int, sample_seed: int) -> list:
+        """``n`` distinct architectures drawn from ``preset``'s ranges."""
+        raise NotImplementedError(f"the {self.name} space declares no presets to sample from")
 
     def parameter_counts(self, arch) -> dict[str, int]:
         """Parameter counts of an architecture (default: ``total`` of a meta-device build)."""

@@ -173,6 +173,60 @@ def lonas_7b(ffn: int | tuple[int, ...] = 11008, rank_attn: int | tuple[int, ...
 LONAS_7B_HEURISTIC = lonas_7b(8256, 32, 32)  # the middle of each list (run_commonsense.py)
 
 
+@dataclass(frozen=True)
+class Preset:
+    """Declared ranges to sample architectures from (``build-benchmark``, ``nas``): hidden
+    sizes, depths, per-layer heads (of ``head_dim``; at most hidden / head_dim) and per-layer FFN
+    widths as a multiple of hidden (rounded to ``ffn_multiple``)."""
+
+    name: str
+    hidden: tuple[int, ...]
+    layers: tuple[int, int]
+    ffn_ratio: tuple[float, float]
+    head_dim: int = 32
+    vocab_size: int = TOKENIZER_VOCAB
+    ffn_multiple: int = 8
+
+    def sample(self, rng) -> LlamaArch:
+        """One architecture drawn with ``rng`` (a ``random.Random``)."""
+        hidden = rng.choice(self.hidden)
+        n = rng.randint(*self.layers)
+        max_heads = max(1, hidden // self.head_dim)
+        heads = tuple(rng.randint(1, max_heads) for _ in range(n))
+        ffn = tuple(max(self.ffn_multiple, round(hidden * rng.uniform(*self.ffn_ratio)
+                                                 / self.ffn_multiple) * self.ffn_multiple)
+                    for _ in range(n))
+        return LlamaArch(hidden, heads, ffn, head_dim=self.head_dim, vocab_size=self.vocab_size)
+
+
+PRESETS = {p.name: p for p in (
+    # specs/llama.md's wide space: labels of two seeds agree at tau ~ 0.86 after 400 steps
+    Preset("wide", hidden=(64, 128, 192, 256), layers=(1, 4), ffn_ratio=(1.4, 2.75)),
+    # hidden fixed (LoNAS-shaped): labels at CPU budgets are seed noise (tau ~ 0.21)
+    Preset("narrow", hidden=(256,), layers=(2, 4), ffn_ratio=(1.4, 2.75)),
+    # CI-sized
+    Preset("tiny", hidden=(32, 64), layers=(1, 2), ffn_ratio=(1.4, 2.75), head_dim=16),
+)}
+
+
+def sample_archs(preset: str, n: int, sample_seed: int) -> list[LlamaArch]:
+    """``n`` distinct architectures of ``preset``, drawn from ``sample_seed``."""
+    import random
+    if preset not in PRESETS:
+        raise ConfigError(f"unknown llama preset {preset!r}; known: {', '.join(PRESETS)}")
+    rng = random.Random(int(sample_seed))
+    out, seen, tries = [], set(), 0
+    while len(out) < n:
+        arch = PRESETS[preset].sample(rng)
+        tries += 1
+        if arch not in seen:
+            seen.add(arch)
+            out.append(arch)
+        elif tries > 100 * n:
+            raise ConfigError(f"preset {preset!r} has fewer than {n} distinct architectures")
+    return out
+
+
 def parameter_count(arch: LlamaArch, lora: bool = True) -> dict[str, int]:
     """Closed-form parameter counts: ``embedding`` (the token table), ``lm_head``,
     ``decoder`` (attention, MLP and the two RMSNorms of every layer, plus the final norm),
@@ -511,6 +565,9 @@ class LlamaSpace(Space):
             raise ConfigError("the llama space has no published benchmark: give --benchmark "
                               "PATH (a JSONL file written by `lpzero-gp build-benchmark` or "
                               "experiments/llama/benchmark.jsonl)")
+        path = Path(path)
+        if path.is_dir():
+            path = path / "benchmark.jsonl"
         return built.load(path, space=self.name, arch_from_dict=LlamaArch.from_dict)
 
     def build(self, record_or_config, variant=None, seed=0, *, supernet=None,
@@ -564,6 +621,11 @@ class LlamaSpace(Space):
     def example(self, data_dir=None) -> LlamaArch:
         return LlamaArch(64, (2, 4), (128, 96), head_dim=16)
 
+    presets = tuple(PRESETS)
+
+    def sample(self, preset: str, n: int, sample_seed: int) -> list[LlamaArch]:
+        return sample_archs(preset, n, sample_seed)
+
     def arch_from_dict(self, data: dict) -> LlamaArch:
         return LlamaArch.from_dict(data)
 
@@ -575,4 +637,4 @@ SPACE = register_space(LlamaSpace())
 
 __all__ = ["SPACE", "LlamaSpace", "LlamaArch", "ProxyLlamaForCausalLM", "ElasticLinear", "build_scratch",
            "build_supernet", "materialise", "parameter_count", "flops_per_token",
-           "uniform_arch", "lonas_7b", "LONAS_7B_HEURISTIC", "LONAS_7B_FFN", "LONAS_7B_RANKS"]
+           "uniform_arch", "lonas_7b", "Preset", "PRESETS", "sample_archs", "LONAS_7B_HEURISTIC", "LONAS_7B_FFN", "LONAS_7B_RANKS"]
