@@ -66,7 +66,7 @@ def cmd_build_benchmark(args) -> int:
     if previous.is_file():
         old = json.loads(previous.read_text())
         differ = {k: (old.get(k), v) for k, v in record.items()
-                  if k not in ("workers", "device", "archs") and old.get(k) != v}
+                  if k not in ("workers", "device", "archs", "seeds") and old.get(k) != v}
         if differ:
             raise LpzeroError(f"{out} holds a build with other settings {differ}; use another "
                               f"--out")
