@@ -27,13 +27,16 @@ from __future__ import annotations
 
 import keyword
 from dataclasses import dataclass
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import sympy as sp
 
 from . import ops
 from .symbolic import SYMBOLS, make_function
 from .types import PLACEHOLDERS, Each, EachValue, Pooled, Scalar, ScalarL, Tensor, TensorValue
+
+if TYPE_CHECKING:
+    import torch
 
 KINDS = ("elementwise", "row", "binary", "reduction", "one_value", "pooling", "aggregation")
 DOMAINS = ("real", "positive", "nonzero", "empty")
@@ -315,7 +318,7 @@ def _register_builtins() -> None:
 # (torch and the probe values are imported here, when a check runs)
 
 
-def _probe_generator():
+def _probe_generator() -> torch.Generator:
     import torch
     return torch.Generator().manual_seed(1234)
 
@@ -357,9 +360,8 @@ def _check_output(prim: Primitive, out, args) -> list[str]:
     return []
 
 
-def check_primitive(prim: Primitive, gen, deferred: bool = False) -> list[str]:
-    """Problems of ``prim`` found on probe values drawn with ``gen`` (a ``torch.Generator``);
-    empty when it passes.
+def check_primitive(prim: Primitive, gen: torch.Generator, deferred: bool = False) -> list[str]:
+    """Problems of ``prim`` found on probe values (empty when it passes).
 
     ``deferred``: references to other primitives (``inverse_of``, ``scalar_form``) may name
     primitives not registered yet (checked by :func:`check_registry`).
