@@ -97,6 +97,26 @@ def test_bad_declarations_are_caught():
         check_registry(_broken("t_mean", scalar_form="v_abs", args=(Each,)))
 
 
+def test_the_builtins_are_probed_before_the_first_evaluation(monkeypatch):
+    # parsing and printing need no torch: the built-ins are probed when a primitive first
+    # runs; a wrong one stops every evaluator (the interpreter, the estimators, the RPS) then
+    from lpzero_gp import estimators, rps
+    from lpzero_gp.language import interpret, registry
+    monkeypatch.setattr(registry, "_checked", False)
+    monkeypatch.setitem(REGISTRY, "log", _broken("log", fn=_log_in_place)["log"])
+    tree = Proxy.parse("layer_mean(pool_mean(t_mean(log(abs(W)))))").tree
+    bank = object()  # never read: the check comes first
+    for run in (lambda: interpret(tree, load_language("default"), bank),
+                lambda: estimators._raw_scores({}, bank, None),
+                lambda: rps.composition.__wrapped__("log", "abs")):
+        with pytest.raises(RuntimeError, match="log: .*modifies its inputs"):
+            run()
+        assert registry._checked is False
+    monkeypatch.undo()  # the right log again
+    registry.ensure_checked()
+    assert registry._checked is True
+
+
 # -- register_primitive: the public way to add one ---------------------------------------------
 
 

@@ -45,10 +45,16 @@ formula is evaluated on all architectures at once, block by block.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
-import torch
+
+from .lazy import lazy_import
+
+if TYPE_CHECKING:
+    import torch
+else:  # the input vocabulary above the bank (INPUTS, GROUPS) is read without torch
+    torch = lazy_import("torch")
 
 
 @dataclass(frozen=True)
@@ -152,7 +158,9 @@ class Inputs:
         return sum(t.numel for t in self.tensors[name])
 
     # -- storage: flat tensors, for torch.save(weights_only=True) ----------------------------
-    def to_blob(self, dtype=torch.float32) -> dict:
+    def to_blob(self, dtype=None) -> dict:
+        """The inputs as flat tensors of ``dtype`` (default float32)."""
+        dtype = torch.float32 if dtype is None else dtype
         out = {}
         for name, items in self.tensors.items():
             out[name] = {

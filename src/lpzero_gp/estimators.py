@@ -54,7 +54,7 @@ from .bank import (DEFAULT_MAX_ELEMENTS, DEFAULT_MIN_ROWS, INPUT_NAMES, INPUTS, 
 from .capture import sketch
 from .language.primitive_set import Language, Limits, load_language
 from .language.proxy import ProxyResult, score_status
-from .language.registry import REGISTRY
+from .language.registry import REGISTRY, ensure_checked
 from .language.types import Each, Tensor, TensorValue
 
 
@@ -229,6 +229,7 @@ def _same_tensors(a, b) -> bool:
 
 
 def _raw_scores(compiled: dict, bank: InputBank, language: Language) -> dict[str, np.ndarray]:
+    ensure_checked()
     mask = bank.layer_mask
     cache: dict[str, object] = {}
     out: dict[str, np.ndarray] = {}

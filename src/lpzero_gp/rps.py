@@ -36,6 +36,7 @@ from deap import gp
 
 from .bank import InputBank
 from .language import REGISTRY, Primitive, interpret
+from .language.registry import ensure_checked
 from .language.proxy import CONSTANT_RTOL
 from .language.probe import PROBE_MASK, probe_value, value_tensor
 
@@ -78,6 +79,7 @@ def _is_constant(outputs: Sequence) -> bool:
 @functools.lru_cache(maxsize=None)
 def primitive_facts(name: str) -> PrimitiveFacts:
     """The measured :class:`PrimitiveFacts` of ``REGISTRY[name]`` (cached)."""
+    ensure_checked()
     prim = REGISTRY[name]
     if prim.kind == "aggregation":
         return PrimitiveFacts()
@@ -100,6 +102,7 @@ def composition(outer: str, inner: str) -> str | None:
     ``"identity"`` (it is x: abslog(exp(x))), ``"absorbed"`` (it is inner(x): outer does
     nothing on inner's range: abs(exp(x)), minmax(ranknorm(x))) or ``None``. Both must be
     unary operations of one type."""
+    ensure_checked()
     f, g = REGISTRY[outer], REGISTRY[inner]
     if not (f.arity == g.arity == 1 and f.args[0] is f.ret is g.ret is g.args[0]):
         return None

@@ -9,22 +9,29 @@ comparison table (with bootstrap intervals and structure-aware statistics).
 - :mod:`.reproduce`: agreement with NAS-Bench-BERT's published values.
 - :mod:`.cli`: ``lpzero-gp baselines``.
 """
-from .descriptors import descriptor_label, descriptor_scores
-from .in_language import (IN_LANGUAGE, InLanguage, evaluate_in_language, layer_weight_count,
-                          published_proxy)
-from .zero_cost import (HAND_DESIGNED, HAND_DESIGNED_NAMES, HandDesigned, ProxyUndefinedError,
-                        ProxyValue, activation_distance, attention_confidence,
-                        compute_hand_designed, fisher, grad_norm, grasp, head_confidence,
-                        head_importance, head_softmax_confidence, jacobian_cov, jacobian_score,
-                        logsynflow, n_params, n_params_nonembedding, snip, synaptic_diversity,
-                        synaptic_saliency, synflow)
+import importlib
 
-__all__ = [
-    "HAND_DESIGNED", "HAND_DESIGNED_NAMES", "HandDesigned", "ProxyUndefinedError", "ProxyValue",
-    "compute_hand_designed", "n_params", "n_params_nonembedding", "synflow", "logsynflow",
-    "snip", "grasp", "fisher", "grad_norm", "jacobian_cov", "jacobian_score",
-    "synaptic_diversity", "synaptic_saliency", "activation_distance", "head_importance",
-    "head_confidence", "head_softmax_confidence", "attention_confidence", "descriptor_label",
-    "descriptor_scores", "IN_LANGUAGE", "InLanguage", "evaluate_in_language",
-    "layer_weight_count", "published_proxy",
-]
+# name -> submodule; imported on first use, so that ``lpzero-gp --help`` (which reads .cli)
+# needs no torch
+_EXPORTS = {
+    ".descriptors": ("descriptor_label", "descriptor_scores"),
+    ".in_language": ("IN_LANGUAGE", "InLanguage", "evaluate_in_language", "layer_weight_count",
+                     "published_proxy"),
+    ".zero_cost": ("HAND_DESIGNED", "HAND_DESIGNED_NAMES", "HandDesigned", "ProxyUndefinedError",
+                   "ProxyValue", "activation_distance", "attention_confidence",
+                   "compute_hand_designed", "fisher", "grad_norm", "grasp", "head_confidence",
+                   "head_importance", "head_softmax_confidence", "jacobian_cov",
+                   "jacobian_score", "logsynflow", "n_params", "n_params_nonembedding", "snip",
+                   "synaptic_diversity", "synaptic_saliency", "synflow"),
+}
+_MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
+
+__all__ = list(_MODULE_OF)
+
+
+def __getattr__(name: str):
+    if name not in _MODULE_OF:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(_MODULE_OF[name], __name__), name)
+    globals()[name] = value
+    return value

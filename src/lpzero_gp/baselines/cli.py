@@ -28,7 +28,26 @@ import dataclasses
 import json
 from pathlib import Path
 
-from .zero_cost import HAND_DESIGNED_NAMES
+
+
+class _HandDesignedNames:
+    """The choices of ``--proxies``: :data:`.zero_cost.HAND_DESIGNED_NAMES`, imported (with
+    torch) only when an argument is checked or the choices are listed, not to build the parser
+    for ``lpzero-gp --help``."""
+
+    @staticmethod
+    def _names() -> tuple[str, ...]:
+        from .zero_cost import HAND_DESIGNED_NAMES
+        return tuple(HAND_DESIGNED_NAMES)
+
+    def __contains__(self, name) -> bool:
+        return name in self._names()
+
+    def __iter__(self):
+        return iter(self._names())
+
+    def __len__(self) -> int:
+        return len(self._names())
 
 
 def add_commands(subparsers, add_capture_options) -> None:
@@ -37,7 +56,7 @@ def add_commands(subparsers, add_capture_options) -> None:
                               "against the labels, with intervals (or --reproduce)")
     add_capture_options(p)
     p.add_argument("--out", help="output folder (default: baselines-<space>)")
-    p.add_argument("--proxies", nargs="+", choices=HAND_DESIGNED_NAMES, metavar="NAME",
+    p.add_argument("--proxies", nargs="+", choices=_HandDesignedNames(), metavar="NAME",
                    help="hand-designed proxies to compute (default: all)")
     p.add_argument("--no-language", action="store_true",
                    help="leave out the proxies written in the proxy language, LPZero's "

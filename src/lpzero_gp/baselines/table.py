@@ -31,6 +31,7 @@ from tqdm.auto import tqdm
 
 from ..benchmarks import Record
 from ..errors import ConfigError
+from ..locations import checkout_root
 from ..metrics import (MetricInputError, bootstrap_ci, correlations, paired_bootstrap,
                        top_k_tau, within_groups)
 from .descriptors import depth_groups, descriptor_label, descriptor_scores
@@ -38,7 +39,6 @@ from .in_language import IN_LANGUAGE, published_proxy
 from .score_cache import SCORES_VERSION, ScoreCache, score_key
 from .zero_cost import HAND_DESIGNED, HAND_DESIGNED_NAMES, ProxyValue, compute_hand_designed
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
 TOP_FRACTIONS = (0.1, 0.3, 0.5)
 
 
@@ -100,8 +100,14 @@ def hand_designed_scores(space, records: Sequence[Record], settings, names=None,
 
 def load_found(space_name: str, root: str | Path | None = None) -> list[tuple[str, object]]:
     """The found proxies of ``experiments/<space>/found.json`` and ``found_*.json`` (each one
-    proxy JSON or a list), as (name, Proxy); empty when there is none."""
-    folder = Path(root or REPO_ROOT) / "experiments" / space_name
+    proxy JSON or a list), as (name, Proxy); empty when there is none. ``root``: the folder
+    holding ``experiments/`` (default: the checkout's; an installed copy has none, hence no
+    found proxies)."""
+    if root is None:
+        root = checkout_root()
+        if root is None:
+            return []
+    folder = Path(root) / "experiments" / space_name
     paths = [folder / "found.json"] + sorted(folder.glob("found_*.json"))
     out = []
     for path in paths:

@@ -7,7 +7,8 @@ Exports:
   ``Pooled`` in registry signatures. Every formula returns ``Scalar``.
 - ``Primitive``; ``REGISTRY: dict[str, Primitive]`` (every primitive, declared once);
   ``register_primitive(*, name, args, ret, fn, sympy, latex, kind, ...)``;
-  ``check_registry()`` (probe every primitive; raises ``RuntimeError`` on a wrong one).
+  ``check_registry()`` (probe every primitive; raises ``RuntimeError`` on a wrong one; run
+  once before the first evaluation, so that parsing and printing need no torch).
 - ``Language`` (``name, path, inputs, pset, primitives, weights, limits, template``;
   ``generate(rng) -> gp.PrimitiveTree``, ``parse(text) -> gp.PrimitiveTree``,
   ``is_well_typed(tree) -> bool``, ``within_limits(tree) -> bool``; for free-form languages

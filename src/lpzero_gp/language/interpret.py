@@ -7,11 +7,16 @@ inf where the formula is undefined for an architecture.
 """
 from __future__ import annotations
 
-import torch
+from typing import TYPE_CHECKING
+
 from deap import gp
 
 from ..errors import FormulaError
-from .types import SCALAR_DTYPE, TensorValue
+from .registry import ensure_checked
+from .types import TensorValue
+
+if TYPE_CHECKING:
+    import torch
 
 
 class MissingInputError(FormulaError):
@@ -20,6 +25,10 @@ class MissingInputError(FormulaError):
 
 def interpret(tree, language, bank) -> torch.Tensor:
     """Raw scores (N,) float64 of ``tree`` (a formula of ``language``) on ``bank``."""
+    import torch
+
+    from .types import SCALAR_DTYPE
+    ensure_checked()
     missing = sorted({n.value for n in tree if isinstance(n, gp.Terminal)} - set(bank.names))
     if missing:
         raise MissingInputError(f"formula {tree} reads input(s) {', '.join(missing)}, which the "

@@ -18,10 +18,16 @@ is log|x| and sqrt acts on the positive part max(x, 0). Every function is out of
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
-import torch
+from ..lazy import lazy_import
+from . import types as value_types
+from .types import EachValue, TensorValue
 
-from .types import SCALAR_DTYPE, EachValue, TensorValue
+if TYPE_CHECKING:
+    import torch
+else:  # the registry names these functions at import; torch is needed when one runs
+    torch = lazy_import("torch")
 
 # -- elementwise maths (the same on tensors and on scalars) ----------------------------------
 
@@ -271,12 +277,12 @@ def one_value_undefined(x):
 
 def _pool(v: EachValue, values: torch.Tensor, reduce: str) -> torch.Tensor:
     lay = v.layout
-    out = torch.zeros(lay.n_slots, dtype=SCALAR_DTYPE)
+    out = torch.zeros(lay.n_slots, dtype=value_types.SCALAR_DTYPE)
     if reduce == "sum":
         out.index_add_(0, lay.tensor_slot, values)
     else:
         out = out.scatter_reduce(0, lay.tensor_slot, values, reduce, include_self=False)
-    count = torch.zeros(lay.n_slots, dtype=SCALAR_DTYPE).index_add_(
+    count = torch.zeros(lay.n_slots, dtype=value_types.SCALAR_DTYPE).index_add_(
         0, lay.tensor_slot, torch.ones_like(values))
     out = torch.where(count > 0, out, torch.full_like(out, math.nan))
     return out.view(lay.n_arch, lay.depth) if lay.level == "layer" else out

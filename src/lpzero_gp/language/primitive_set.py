@@ -51,6 +51,7 @@ from deap import gp
 
 from ..bank import GROUP_LEVEL, INPUT_NAMES, INPUTS
 from ..errors import ConfigError, FormulaError
+from ..locations import primitives_dir
 from .generate import TypedGenerator, random_tree
 from .registry import REGISTRY, Primitive
 from .text import parse_nodes
@@ -96,12 +97,6 @@ class TemplateGenes:
     inputs: tuple[str, str]
     unary: tuple[tuple[str, str], tuple[str, str]]
     binary: str
-
-
-def primitives_dir() -> Path:
-    """The folder of the built-in primitive sets (``$LPZERO_GP_PRIMITIVES`` overrides it)."""
-    env = os.environ.get("LPZERO_GP_PRIMITIVES")
-    return Path(env) if env else Path(__file__).resolve().parents[3] / "primitives"
 
 
 class Language:

@@ -19,21 +19,24 @@ Conv1D (in, out) weight), a token's channels (A, H, J), a query's weights over t
 Every registration probes the primitive (:func:`check_primitive`) on values drawn from its
 declared domain, and refuses one that gives the wrong type or shape, a non-finite value inside
 its domain, lets a padding layer through, modifies its inputs, or has no SymPy / LaTeX form.
+The built-in primitives are probed together (:func:`check_registry`) the first time any
+primitive is run (:func:`ensure_checked`, called by every evaluator), not at import: parsing,
+printing and generating formulas need no torch.
 """
 from __future__ import annotations
 
 import keyword
 from dataclasses import dataclass
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import sympy as sp
-import torch
 
 from . import ops
-from .probe import PROBE_LAYOUT, PROBE_MASK, clone_value, probe_value, same_value
 from .symbolic import SYMBOLS, make_function
-from .types import (PLACEHOLDERS, SCALAR_DTYPE, Each, EachValue, Pooled, Scalar, ScalarL,
-                    Tensor, TensorValue)
+from .types import PLACEHOLDERS, Each, EachValue, Pooled, Scalar, ScalarL, Tensor, TensorValue
+
+if TYPE_CHECKING:
+    import torch
 
 KINDS = ("elementwise", "row", "binary", "reduction", "one_value", "pooling", "aggregation")
 DOMAINS = ("real", "positive", "nonzero", "empty")
@@ -113,7 +116,7 @@ def register_primitive(*, name: str, args: tuple[type, ...], ret: type, fn: Call
     if name in REGISTRY:
         raise ValueError(f"primitive {name!r} is already registered")
     if check:
-        problems = check_primitive(prim, torch.Generator().manual_seed(1234), deferred=True)
+        problems = check_primitive(prim, _probe_generator(), deferred=True)
         if problems:
             raise ValueError(f"primitive {name!r} fails its checks: {'; '.join(problems)}")
     REGISTRY[name] = prim
@@ -312,9 +315,19 @@ def _register_builtins() -> None:
 
 
 # -- the checks ------------------------------------------------------------------------------
+# (torch and the probe values are imported here, when a check runs)
+
+
+def _probe_generator() -> torch.Generator:
+    import torch
+    return torch.Generator().manual_seed(1234)
 
 
 def _check_output(prim: Primitive, out, args) -> list[str]:
+    import torch
+
+    from .probe import PROBE_LAYOUT, PROBE_MASK
+    from .types import SCALAR_DTYPE
     ret = prim.ret
     if ret is Tensor:
         if not isinstance(out, TensorValue):
@@ -353,6 +366,7 @@ def check_primitive(prim: Primitive, gen: torch.Generator, deferred: bool = Fals
     ``deferred``: references to other primitives (``inverse_of``, ``scalar_form``) may name
     primitives not registered yet (checked by :func:`check_registry`).
     """
+    from .probe import PROBE_MASK, clone_value, probe_value, same_value
     problems = []
     if not prim.name.isidentifier() or keyword.iskeyword(prim.name):
         problems.append("name is not a valid Python identifier")
@@ -402,7 +416,7 @@ def check_registry(registry: dict[str, Primitive] | None = None) -> dict[str, li
     Returns the (empty) problems per primitive name when all pass.
     """
     registry = REGISTRY if registry is None else registry
-    gen = torch.Generator().manual_seed(1234)
+    gen = _probe_generator()
     problems = {}
     for name, prim in registry.items():
         if name != prim.name:
@@ -417,5 +431,16 @@ def check_registry(registry: dict[str, Primitive] | None = None) -> dict[str, li
     return problems
 
 
+_checked = False
+
+
+def ensure_checked() -> None:
+    """Probe every primitive (:func:`check_registry`) once per process, before the first one
+    runs; every evaluator calls it. Raises ``RuntimeError`` on a wrong primitive, every time."""
+    global _checked
+    if not _checked:
+        check_registry()
+        _checked = True
+
+
 _register_builtins()
-check_registry()

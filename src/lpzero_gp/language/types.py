@@ -24,11 +24,12 @@ instantiates them once per group it uses (:func:`concrete`).
 from __future__ import annotations
 
 import sys
-from typing import NamedTuple
-
-import torch
+from typing import TYPE_CHECKING, NamedTuple
 
 from ..bank import GROUP_LEVEL, GROUPS, Layout
+
+if TYPE_CHECKING:
+    import torch
 
 
 class Tensor:
@@ -81,8 +82,17 @@ TYPES = {"ScalarL": ScalarL, "Scalar": Scalar, **{t.__name__: t for t in TENSOR_
          **{t.__name__: t for t in EACH_TYPES.values()}}
 PLACEHOLDERS = (Tensor, Each, Pooled)
 
-TENSOR_DTYPE = torch.float32  # tensors are computed in float32 (the bank's dtype)
-SCALAR_DTYPE = torch.float64  # per-tensor, per-layer and per-architecture values in float64
+# TENSOR_DTYPE: tensors are computed in float32 (the bank's dtype); SCALAR_DTYPE: per-tensor,
+# per-layer and per-architecture values in float64. Module attributes made on first use
+# (PEP 562), so that the types import without torch.
+_DTYPES = {"TENSOR_DTYPE": "float32", "SCALAR_DTYPE": "float64"}
+
+
+def __getattr__(name: str):
+    if name in _DTYPES:
+        import torch
+        return getattr(torch, _DTYPES[name])
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def concrete(t: type, group: str) -> type:

@@ -23,10 +23,10 @@ from ..baselines.descriptors import descriptor_label, descriptor_scores
 from ..baselines.in_language import published_proxy
 from ..cache import CaptureSettings
 from ..collect import collect_inputs
+from ..errors import LpzeroError
+from ..locations import experiments_dir
 from ..metrics import bootstrap_ci, correlations, paired_bootstrap
 from ..spaces import get_space, space_names
-
-REPO = Path(__file__).resolve().parents[3]
 
 
 def _settings(capture: dict) -> CaptureSettings:
@@ -37,7 +37,7 @@ def _settings(capture: dict) -> CaptureSettings:
 def held_out(space_name: str, folder: Path | None = None, n_boot: int = 1000,
              progress: bool = False) -> dict:
     from ..language import Proxy
-    folder = Path(folder or REPO / "experiments" / space_name)
+    folder = Path(folder or experiments_dir() / space_name)
     files = [p for p in [folder / "found.json", *sorted(folder.glob("found_*.json"))]
              if p.is_file()]
     found = [(p, json.loads(p.read_text())) for p in files]
@@ -109,8 +109,11 @@ def main(argv=None) -> int:
                         "experiment folder)")
     parser.add_argument("--n-boot", type=int, default=1000)
     args = parser.parse_args(argv)
-    out = Path(args.out or REPO / "experiments" / args.space)
-    result = held_out(args.space, n_boot=args.n_boot)
+    try:
+        out = Path(args.out or experiments_dir() / args.space)
+        result = held_out(args.space, n_boot=args.n_boot)
+    except LpzeroError as exc:
+        parser.exit(2, f"{parser.prog}: error: {exc}\n")
     out.mkdir(parents=True, exist_ok=True)
     (out / "held_out.json").write_text(json.dumps(result, indent=1))
     (out / "held_out.md").write_text(markdown(result))
