@@ -80,6 +80,14 @@ def _streams(space, settings: TrainSettings, data_dir) -> tuple[torch.Tensor, to
     return train, val
 
 
+def epochs(space, settings: TrainSettings, data_dir=None) -> tuple[int, float]:
+    """(training tokens of the text, passes over them that ``settings`` make). Above one pass
+    the labels measure how a model overfits a small text (larger models then look worse)."""
+    train_stream, _ = _streams(space, settings, data_dir)
+    seen = settings.steps * settings.batch_size * settings.seq_len
+    return int(train_stream.numel()), seen / train_stream.numel()
+
+
 def _windows(stream: torch.Tensor, n: int, seq_len: int, gen: torch.Generator) -> torch.Tensor:
     starts = torch.randint(0, stream.numel() - seq_len, (n,), generator=gen)
     return torch.stack([stream[s:s + seq_len] for s in starts.tolist()])
@@ -175,9 +183,18 @@ def build(plan: BuildPlan, out: str | os.PathLike, data_dir=None, device="cpu",
     todo = [(a, s) for a in plan.archs for s in plan.seeds
             if (arch_id(a), str(s)) not in done]
     corpus = corpus_sha256(plan.settings.text_path)
+    train_tokens, passes = epochs(space, plan.settings, data_dir)
+    if passes > 1:
+        import warnings
+        warnings.warn(f"{plan.settings.steps} steps of {plan.settings.batch_size} x "
+                      f"{plan.settings.seq_len} tokens make {passes:.1f} passes over the text's "
+                      f"{train_tokens} training tokens: the labels will reward models that "
+                      f"overfit least (name a larger --text, or train fewer steps)",
+                      stacklevel=2)
     settings = {k: (list(v) if isinstance(v, tuple) else v)
                 for k, v in asdict(plan.settings).items()}
     common = {"settings": settings, "corpus_sha256": corpus, "device": str(device),
+              "train_tokens": train_tokens, "epochs": round(passes, 3),
               "versions": _versions(), **plan.extra}
     bar = tqdm(total=len(todo), desc=f"build {plan.space}", unit="run", disable=not progress)
     jobs = [(plan.space, arch, seed, plan.settings, data_dir, str(device)) for arch, seed in todo]

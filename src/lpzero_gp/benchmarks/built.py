@@ -65,15 +65,15 @@ def read_lines(path: str | os.PathLike) -> list[dict]:
             if not isinstance(losses, dict) or not losses:
                 raise _line_error(path, number, "val_loss must be a non-empty object "
                                   "{step: loss}")
+            if any(isinstance(v, bool) for v in losses.values()):
+                raise _line_error(path, number, f"val_loss {losses!r} has a boolean value")
             try:
                 line["val_loss"] = {int(k): float(v) for k, v in losses.items()}
             except (TypeError, ValueError):
                 raise _line_error(path, number, f"val_loss {losses!r}: steps must be "
                                   f"integers and losses numbers") from None
-            if any(isinstance(v, bool) or not math.isfinite(v)
-                   for v in line["val_loss"].values()):
-                raise _line_error(path, number, f"val_loss {losses!r} has a non-finite or "
-                                  f"boolean value")
+            if not all(math.isfinite(v) for v in line["val_loss"].values()):
+                raise _line_error(path, number, f"val_loss {losses!r} has a non-finite value")
             line["_line"] = number
             out.append(line)
     return out

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import importlib
 from importlib.metadata import entry_points
+from typing import TYPE_CHECKING
 
-from .base import ProxyModel, PublishedProxy, Space
+if TYPE_CHECKING:  # the base imports torch; names are listed without it (lpzero-gp --help)
+    from .base import Space
 
 ENTRY_POINT_GROUP = "lpzero_gp.spaces"
 _BUILTIN = {"flexibert": "lpzero_gp.spaces.flexibert", "gpt2": "lpzero_gp.spaces.gpt2",
@@ -24,6 +26,7 @@ def register_space(space: Space | type[Space]) -> Space:
 
     Usable as a class decorator. A name registered twice by different classes is an error.
     """
+    from .base import Space
     instance = space() if isinstance(space, type) else space
     if not isinstance(instance, Space):
         raise TypeError(f"register_space expects a Space, got {type(instance).__name__}")
@@ -69,6 +72,9 @@ def get_space(name: str) -> Space:
 def __getattr__(attr: str):
     if attr == "SPACE_NAMES":  # the names at the time of asking (entry points may add more)
         return space_names()
+    if attr in ("Space", "ProxyModel", "PublishedProxy"):
+        from . import base
+        return getattr(base, attr)
     raise AttributeError(attr)
 
 

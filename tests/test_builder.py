@@ -1,0 +1,105 @@
+"""The benchmark builder: real training on real text, resumable after a kill, sampling seeds."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from lpzero_gp.benchmarks.builder import TrainSettings, epochs, seed_agreement, train
+from lpzero_gp.errors import RecordError
+from lpzero_gp.spaces import get_space
+from lpzero_gp.spaces.llama import LlamaArch, sample_archs
+
+SPACE = get_space("llama")
+ARGS = ["build-benchmark", "--space", "llama", "--preset", "tiny", "--archs", "3", "--seeds",
+        "1", "--steps", "12", "--batch-size", "4", "--seq-len", "32", "--sample-seed", "7",
+        "--no-progress"]
+
+
+def _cli(out: Path, env=None) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "lpzero_gp.cli", *ARGS, "--out", str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "OMP_NUM_THREADS": "1", **(env or {})})
+
+
+def _lines(path: Path) -> dict:
+    out = {}
+    for text in path.read_text().splitlines():
+        line = json.loads(text)
+        out[(line["arch_id"], line["seed"])] = (line["arch"], line["val_loss"])
+    return out
+
+
+def test_validation_loss_falls_with_steps():
+    settings = TrainSettings(steps=30, batch_size=4, seq_len=32, val_batches=1, warmup=3)
+    result = train(SPACE, LlamaArch(64, (2,), (128,), head_dim=16), seed=0, settings=settings)
+    losses = result["val_loss"]
+    assert list(losses) == [7, 15, 22, 30]
+    assert losses[30] < losses[7] - 0.3
+
+
+def test_killed_build_resumes_to_the_same_records(tmp_path):
+    whole = tmp_path / "whole"
+    done = _cli(whole)
+    assert done.wait(timeout=600) == 0, done.stderr.read()
+    killed = tmp_path / "killed"
+    proc = _cli(killed)
+    path = killed / "benchmark.jsonl"
+    deadline = time.time() + 600
+    while not (path.is_file() and path.read_text().count("\n") >= 1):
+        assert proc.poll() is None and time.time() < deadline
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert path.read_text().count("\n") < 3
+    resumed = _cli(killed)
+    assert resumed.wait(timeout=600) == 0, resumed.stderr.read()
+    assert _lines(path) == _lines(whole / "benchmark.jsonl")
+    assert path.read_text().count("\n") == 3  # nothing duplicated
+    bench = SPACE.load_benchmark(killed)  # a folder loads like a file
+    assert len(bench) == 3
+
+
+def test_sample_seeds_and_presets():
+    a, b = sample_archs("wide", 5, 0), sample_archs("wide", 5, 1)
+    assert a == sample_archs("wide", 5, 0) and a != b and len(set(a)) == 5
+    for arch in a + b:
+        assert arch.hidden_size in (64, 128, 192, 256) and 1 <= arch.n_layers <= 4
+        assert all(1 <= h <= arch.hidden_size // 32 for h in arch.heads)
+        assert all(1.4 * arch.hidden_size - 8 <= f <= 2.75 * arch.hidden_size + 8
+                   for f in arch.ffn)
+
+
+def test_default_text_is_overfitted_by_the_default_protocol():
+    tokens, passes = epochs(SPACE, TrainSettings())
+    assert tokens > 50_000 and passes > 1  # why build-benchmark warns on pydoc_data
+
+
+def test_truncated_line_is_reported_with_file_and_line(tmp_path):
+    good = {"arch": {"hidden_size": 32, "heads": [1], "ffn": [64], "head_dim": 16},
+            "seed": 0, "val_loss": {"10": 7.5}}
+    path = tmp_path / "b.jsonl"
+    path.write_text(json.dumps(good) + "\n" + json.dumps(good)[:30] + "\n")
+    with pytest.raises(RecordError, match=r"b.jsonl:2: not JSON"):
+        SPACE.load_benchmark(path)
+    path.write_text(json.dumps(good) + "\n" + json.dumps(good) + "\n")
+    with pytest.raises(RecordError, match=r"b.jsonl:2: seed 0 repeated"):
+        SPACE.load_benchmark(path)
+    path.write_text(json.dumps({**good, "val_loss": {"10": True}}) + "\n")
+    with pytest.raises(RecordError, match=r"b.jsonl:1: .*boolean"):
+        SPACE.load_benchmark(path)
+
+
+def test_committed_benchmark_loads_and_states_its_ceiling():
+    folder = Path(__file__).resolve().parents[1] / "experiments" / "llama" / "wide_pydoc"
+    bench = SPACE.load_benchmark(folder)
+    assert len(bench) == 100
+    assert all(len(r.extra["seed_losses"]) == 4 for r in bench)
+    agree = seed_agreement(bench.records)
+    assert agree["n"] == 100 and 0.3 < agree["kendall_tau"] < 0.9
