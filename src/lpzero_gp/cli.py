@@ -305,6 +305,8 @@ def build_parser() -> argparse.ArgumentParser:
     baselines_cli.add_commands(sub, _add_capture_options)
     from .benchmarks import cli as benchmarks_cli
     benchmarks_cli.add_commands(sub)
+    from .nas import cli as nas_cli
+    nas_cli.add_commands(sub)
     return parser
 
 

@@ -34,8 +34,11 @@ def _settings(capture: dict) -> CaptureSettings:
     return CaptureSettings(**{k: v for k, v in capture.items() if k in keys})
 
 
-def held_out(space_name: str, folder: Path | None = None, n_boot: int = 1000,
-             progress: bool = False) -> dict:
+def test_split_scores(space_name: str, folder: Path | None = None, progress: bool = False
+                      ) -> dict:
+    """Every score on the test split of the space's found proxies: ``{"records", "quality"
+    (n,), "scores": {label: (kind, values (n,))}, "test_ids", "provenance"}``; kinds are
+    descriptor, published and found (each found proxy whose search used the same split)."""
     from ..language import Proxy
     folder = Path(folder or experiments_dir() / space_name)
     files = [p for p in [folder / "found.json", *sorted(folder.glob("found_*.json"))]
@@ -45,24 +48,35 @@ def held_out(space_name: str, folder: Path | None = None, n_boot: int = 1000,
     if not found:
         raise ValueError(f"{folder}: no found*.json with split record ids")
     space = get_space(space_name)
-    bench = space.load_benchmark()
     prov = found[0][1]["provenance"]
+    given = (prov.get("records") or {}).get("benchmark")  # a --benchmark of the search
+    if given and not Path(given).exists() and (experiments_dir().parent / given).exists():
+        given = experiments_dir().parent / given  # relative to the checkout
+    bench = space.load_benchmark(given) if given else space.load_benchmark()
     test_ids = prov["splits"]["test"]
     records = bench.subset(ids=test_ids).records
     bank = collect_inputs(space, records, _settings(prov["capture"]), progress=progress)
-    quality = np.asarray(bank.quality)
     scores = {}
     for name, values in descriptor_scores(space, records).items():
         scores[f"descriptor: {descriptor_label(name)}"] = ("descriptor", values)
-    pub = published_proxy(space_name)
-    label = pub.label + (" (negated: lower is better)" if pub.lower_is_better else "")
-    scores[label] = ("published", pub.oriented(pub.proxy().evaluate(bank).scores))
+    if space.published:
+        pub = published_proxy(space_name)
+        label = pub.label + (" (negated: lower is better)" if pub.lower_is_better else "")
+        scores[label] = ("published", pub.oriented(pub.proxy().evaluate(bank).scores))
     for path, f in found:
         proxy = Proxy.from_json(f)
-        same = f["provenance"]["splits"]["test"] == test_ids
-        label = f"found ({proxy.language.name} language, {path.name})"
-        if same:
+        if f["provenance"]["splits"]["test"] == test_ids:
+            label = f"found ({proxy.language.name} language, {path.name})"
             scores[label] = ("found", proxy.evaluate(bank).scores)
+    return {"records": records, "quality": np.asarray(bank.quality), "scores": scores,
+            "test_ids": test_ids, "provenance": prov}
+
+
+def held_out(space_name: str, folder: Path | None = None, n_boot: int = 1000,
+             progress: bool = False) -> dict:
+    got = test_split_scores(space_name, folder, progress)
+    quality, scores, test_ids, prov = (got["quality"], got["scores"], got["test_ids"],
+                                       got["provenance"])
     desc = {k: v for k, (kind, v) in scores.items() if kind == "descriptor"}
     best = max(desc, key=lambda k: correlations(desc[k], quality).spearman_rho)
     rows = []

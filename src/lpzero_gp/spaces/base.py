@@ -84,6 +84,7 @@ class Space(abc.ABC):
 
     - ``headline_descriptors``: descriptors every proxy figure is shown beside (``n_layers``
       is required among :meth:`descriptors`' keys by the contract).
+    - ``size_descriptor``: the descriptor a parameter budget bounds (``n_params_total``).
     - ``lm_objective``: the objective that is a language-modelling loss (``None``: none).
     - ``norm_types``: the normalisation modules of its models (LayerNorm; RMSNorm for LLaMA),
       read by hand-designed proxies that linearise or count normalisation.
@@ -103,6 +104,7 @@ class Space(abc.ABC):
     objectives: ClassVar[tuple[str, ...]]
     default_seq_len: ClassVar[int]
     headline_descriptors: ClassVar[tuple[str, ...]] = ("n_layers",)
+    size_descriptor: ClassVar[str] = "n_params_total"  # what a parameter budget bounds
     lm_objective: ClassVar[str | None] = None
     norm_types: ClassVar[tuple[type[nn.Module], ...]] = (nn.LayerNorm,)
     head_attributes: ClassVar[tuple[str, ...]] = ("heads", "n_head", "num_heads")

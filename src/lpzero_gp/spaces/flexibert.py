@@ -317,6 +317,7 @@ class FlexiBertSpace(Space):
     default_seq_len = 128
     lm_objective = "mlm"
     headline_descriptors = ("n_layers", "layers_then_hidden", "n_params")
+    size_descriptor = "n_params"
     published = (PublishedProxy(
         "lpzero", LPZERO_FLEXIBERT_PROXY, "lpzero", lower_is_better=False, kendall_tau=0.511,
         spearman_rho=0.748, n=500, source="LPZero's stored per-record scores"),)
