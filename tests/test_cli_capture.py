@@ -25,14 +25,14 @@ def test_missing_data_is_a_clear_error(tmp_path, capsys):
     code = main(["capture", "--space", "flexibert", "--data-dir", str(tmp_path / "empty"),
                  "--limit", "1", *SMALL])
     err = capsys.readouterr().err
-    assert code == 2
+    assert code == 5  # a data error
     assert "nas-bench-bert/BERT_benchmark.json" in err and str(tmp_path / "empty") in err
 
 
 def test_unknown_record_id(tmp_path, capsys):
     code = main(["capture", "--records", "no-such-record", "--cache-dir", str(tmp_path),
                  *SMALL])
-    assert code == 2
+    assert code == 5
     assert "no-such-record" in capsys.readouterr().err
 
 

@@ -7,7 +7,7 @@ import pytest
 
 from lpzero_gp import data
 from lpzero_gp.benchmarks import nasbench_bert
-from lpzero_gp.errors import DataFileError, RecordError
+from lpzero_gp.errors import DataFileError, MissingFileError, RecordError
 
 
 def test_data_dir_precedence(monkeypatch, tmp_path):
@@ -103,7 +103,7 @@ def test_duplicate_ids_and_bad_json(data_dir, tmp_path):
     bad.write_text("[{")
     with pytest.raises(RecordError, match="not valid JSON"):
         nasbench_bert.load(bad)
-    with pytest.raises(RecordError, match="no such benchmark file"):
+    with pytest.raises(MissingFileError, match="no such benchmark file"):
         nasbench_bert.load(tmp_path / "absent.json")
 
 

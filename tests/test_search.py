@@ -327,7 +327,7 @@ def test_cli_search_then_evaluate_found_json(tmp_path, capsys):
     moved = json.loads(json.dumps(found))
     moved["provenance"]["splits"]["test"] += ["no-such-record"]
     (tmp_path / "moved.json").write_text(json.dumps(moved))
-    assert cli.main(["evaluate", "--proxy", str(tmp_path / "moved.json")]) == 2
+    assert cli.main(["evaluate", "--proxy", str(tmp_path / "moved.json")]) == 5
     err = capsys.readouterr().err
     assert "no-such-record" in err and "not in" in err
 

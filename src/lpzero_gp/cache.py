@@ -15,7 +15,9 @@ import dataclasses
 import functools
 import hashlib
 import json
+import numbers
 import os
+import warnings
 import re
 import tempfile
 from dataclasses import dataclass
@@ -25,6 +27,8 @@ import torch
 
 from .bank import DEFAULT_MAX_ELEMENTS, DEFAULT_MIN_ROWS, Inputs
 from .data import cache_dir
+from .errors import LpzeroWarning, UsageError
+from .fileio import remove_stale_temporaries
 
 STORAGE_DTYPES = {"float32": torch.float32, "float16": torch.float16}
 
@@ -43,6 +47,26 @@ class CaptureSettings:
     text_path: str | None = None
     storage_dtype: str = "float32"
 
+    def __post_init__(self) -> None:
+        # (option, least value, may be None) of each whole-number setting
+        for key, option, low, optional in (
+                ("batch_size", "--batch-size", 1, False), ("seq_len", "--seq-len", 4, True),
+                ("seed", "--seed", 0, False), ("max_elements", "--max-elements", 1, True),
+                ("min_rows", "min_rows", 1, False)):
+            value = getattr(self, key)
+            if value is None and optional:
+                continue
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
+                raise UsageError(f"capture setting {key} ({option}) must be a whole number >= "
+                                 f"{low}, got {value!r}")
+        for key in ("objective", "variant", "text_path"):
+            value = getattr(self, key)
+            if value is not None and (not isinstance(value, str) or not value):
+                raise UsageError(f"capture setting {key} must be text, got {value!r}")
+        if self.storage_dtype not in STORAGE_DTYPES:
+            raise UsageError(f"capture setting storage_dtype = {self.storage_dtype!r} is not "
+                             f"one of {tuple(STORAGE_DTYPES)}")
+
     def resolved(self, space) -> "CaptureSettings":
         """Fill the defaults of ``space`` and validate against it."""
         s = dataclasses.replace(
@@ -51,16 +75,11 @@ class CaptureSettings:
             objective=self.objective or space.default_objective,
             variant=self.variant or space.default_variant)
         if s.variant not in space.variants:
-            raise ValueError(f"variant {s.variant!r} is not one of {space.variants} "
-                             f"for space {space.name!r}")
+            raise UsageError(f"variant {s.variant!r} (--variant) is not one of "
+                             f"{', '.join(space.variants)} for space {space.name!r}")
         if s.objective not in space.objectives:
-            raise ValueError(f"objective {s.objective!r} is not one of {space.objectives} "
-                             f"for space {space.name!r}")
-        if s.storage_dtype not in STORAGE_DTYPES:
-            raise ValueError(f"storage_dtype must be one of {tuple(STORAGE_DTYPES)}")
-        if s.batch_size < 1 or s.seq_len < 4 or s.min_rows < 1 or (
-                s.max_elements is not None and s.max_elements < 1):
-            raise ValueError(f"invalid capture sizes: {s}")
+            raise UsageError(f"objective {s.objective!r} (--objective) is not one of "
+                             f"{', '.join(space.objectives)} for space {space.name!r}")
         return s
 
     def as_dict(self) -> dict:
@@ -96,6 +115,15 @@ class CaptureCache:
 
     def __init__(self, root: str | os.PathLike | None = None):
         self.root = Path(root) if root is not None else cache_dir()
+        self._swept: set[str] = set()
+
+    def remove_stale(self, space_name: str) -> None:
+        """Remove the temporary files interrupted writes left in ``space_name``'s folder (an
+        hour old or more: a running write of another process is never touched)."""
+        if space_name not in self._swept:
+            self._swept.add(space_name)
+            folder = self.root / re.sub(r"[^A-Za-z0-9_-]", "_", space_name)
+            remove_stale_temporaries(folder, ["part-*.tmp"])
 
     def path(self, key: dict) -> Path:
         digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:20]
@@ -104,21 +132,24 @@ class CaptureCache:
 
     def load(self, key: dict) -> Inputs | None:
         path = self.path(key)
-        if not path.is_file():
+        try:
+            if not path.is_file():
+                return None
+        except OSError:  # an unreadable cache folder holds nothing we can use
             return None
         try:
             blob = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as exc:  # a corrupt entry is recomputed, and said so
-            import warnings
-            warnings.warn(f"ignoring unreadable cache entry {path}: {exc}")
+            warnings.warn(f"ignoring unreadable cache entry {path} (captured again): "
+                          f"{' '.join(str(exc).split())[:200]}", LpzeroWarning)
             return None
-        if blob.get("key") != key:
+        if not isinstance(blob, dict) or blob.get("key") != key:
             return None
         try:
             return Inputs.from_blob(blob["data"], blob.get("meta", {}))
         except (KeyError, ValueError, RuntimeError, TypeError) as exc:
-            import warnings
-            warnings.warn(f"ignoring malformed cache entry {path}: {exc}")
+            warnings.warn(f"ignoring malformed cache entry {path} (captured again): "
+                          f"{' '.join(str(exc).split())[:200]}", LpzeroWarning)
             return None
 
     def store(self, key: dict, inputs: Inputs) -> Path:

@@ -1,4 +1,9 @@
-"""The ``lpzero-gp`` command line: capture, evaluate, show, search, ablate, baselines."""
+"""The ``lpzero-gp`` command line: capture, evaluate, show, search, ablate, baselines.
+
+Every mistake of input ends in one line ``lpzero-gp: error: ...`` naming the culprit, with
+the exit status of its category (:mod:`lpzero_gp.errors`): 0 success, 1 no answer, 2 usage,
+3 formula, 4 config, 5 data, 6 output, 7 capture, 70 internal error, 130 interrupted.
+"""
 from __future__ import annotations
 
 import argparse
@@ -6,8 +11,25 @@ import json
 import sys
 from pathlib import Path
 
-from .errors import LpzeroError
+from .errors import (EXIT_STATUS_TEXT, FormulaError, LpzeroError, MissingFileError,
+                     OneLineParser, UsageError, nonnegative_int, positive_int, run_command)
 from .spaces import space_names
+
+# a --proxy argument with one of these endings names a file (else: a formula, unless it is an
+# existing file)
+PROXY_FILE_SUFFIXES = (".json", ".txt")
+
+
+class _UniqueIds(argparse.Action):
+    """``--records``: the ids, each at most once (a repeated id would count a record twice)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        seen = set()
+        for value in values:
+            if value in seen:
+                parser.error(f"argument {option_string}: record id {value!r} is given twice")
+            seen.add(value)
+        setattr(namespace, self.dest, list(values))
 
 
 def _add_data_options(p: argparse.ArgumentParser) -> None:
@@ -22,16 +44,19 @@ def _add_capture_options(p: argparse.ArgumentParser) -> None:
                    help="search space (registered spaces; default: flexibert)")
     p.add_argument("--benchmark", help="a benchmark file/folder in the published format "
                    "(default: the one in the data folder)")
-    p.add_argument("--records", nargs="+", metavar="ID", help="record ids (default: all)")
-    p.add_argument("--limit", type=int, help="only the first N records")
+    p.add_argument("--records", nargs="+", metavar="ID", action=_UniqueIds,
+                   help="record ids (default: all)")
+    p.add_argument("--limit", type=positive_int, help="only the first N records")
     p.add_argument("--variant", help="build variant (default: the space's first; see "
                    "`lpzero-gp spaces`)")
-    p.add_argument("--seed", type=int, default=0, help="seed of initialisation and batch")
-    p.add_argument("--batch-size", type=int, default=16)
-    p.add_argument("--seq-len", type=int, help="tokens per row (default: the space's)")
+    p.add_argument("--seed", type=nonnegative_int, default=0,
+                   help="seed of initialisation and batch")
+    p.add_argument("--batch-size", type=positive_int, default=16)
+    p.add_argument("--seq-len", type=positive_int, help="tokens per row (default: the space's)")
     p.add_argument("--objective", help="backward objective (default: the space's first; see "
                    "`lpzero-gp spaces`)")
-    p.add_argument("--max-elements", type=int, help="elements kept per tensor, as whole rows "
+    p.add_argument("--max-elements", type=positive_int,
+                   help="elements kept per tensor, as whole rows "
                    "(default 2048; the rows of a tensor are sampled, each row kept whole)")
     p.add_argument("--text", help="a UTF-8 text file (default: pydoc_data.topics)")
     p.add_argument("--float16", action="store_true", help="store the cache in float16")
@@ -42,8 +67,8 @@ def settings_from_args(args):
     from .bank import DEFAULT_MAX_ELEMENTS
     from .cache import CaptureSettings
     if args.max_elements is not None and args.max_elements < 1:
-        raise LpzeroError(f"--max-elements must be a positive number of elements, got "
-                          f"{args.max_elements}")
+        raise UsageError(f"--max-elements must be a positive number of elements, got "
+                         f"{args.max_elements}")
     return CaptureSettings(batch_size=args.batch_size, seq_len=args.seq_len, seed=args.seed,
                            objective=args.objective, variant=args.variant,
                            max_elements=args.max_elements or DEFAULT_MAX_ELEMENTS,
@@ -88,19 +113,74 @@ def load_proxy(text: str, language: str | None, space: str | None = None):
         from .baselines.in_language import published_proxy
         name = text.split(":", 1)[1]
         if name != "lpzero":
-            raise LpzeroError(f"unknown published proxy {name!r}: known: published:lpzero")
+            raise UsageError(f"unknown published proxy {name!r}: known: published:lpzero")
         if space is None:
-            raise LpzeroError("published:lpzero needs a search space (--space)")
+            raise UsageError("published:lpzero needs a search space (--space)")
         try:
             return published_proxy(space).proxy()
+        except LpzeroError:
+            raise
         except ValueError as exc:
-            raise LpzeroError(str(exc)) from None
-    path = Path(text)
-    if text.endswith(".json") or path.is_file():
-        if not path.is_file():
-            raise LpzeroError(f"proxy file {text} does not exist")
-        return Proxy.from_json(path)
+            raise UsageError(str(exc)) from None
+    path = proxy_file(text)
+    if path is not None:
+        if path.suffix.lower() == ".json" or _starts_like_json(path):
+            return Proxy.from_json(path)
+        return Proxy.parse(_read_formula_file(path), language or "default")
     return Proxy.parse(text, language or "default")
+
+
+def _exists(text: str) -> bool:
+    """Whether ``text`` names an existing file or folder; ``False`` for what cannot be a path
+    (too long, a NUL byte) instead of an error."""
+    try:
+        return Path(text).exists()
+    except (OSError, ValueError):
+        return False
+
+
+def proxy_file(text: str) -> Path | None:
+    """The file a ``--proxy`` argument names, or ``None`` when it is a formula: a file when it
+    ends in .json or .txt (then it must exist) or is an existing path (a folder is an error).
+    A formula of any length is never mistaken for a path."""
+    if not text.strip():  # "" would be the current folder
+        return None
+    named = text.lower().endswith(PROXY_FILE_SUFFIXES)
+    if not named and not _exists(text):
+        return None
+    path = Path(text)
+    try:
+        if path.is_dir():
+            raise UsageError(f"--proxy {text} is a folder; give a proxy file (JSON, as written "
+                             f"by search) or a formula")
+        if not path.is_file():
+            raise MissingFileError(f"proxy file {text} does not exist; give an existing JSON "
+                                   f"file or a formula")
+    except OSError as exc:
+        if isinstance(exc, LpzeroError):
+            raise
+        raise MissingFileError(f"proxy file {text[:200]} cannot be read: {exc.strerror}") \
+            from None
+    return path
+
+
+def _starts_like_json(path: Path) -> bool:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(64).lstrip()[:1] == b"{"
+    except OSError:
+        return False
+
+
+def _read_formula_file(path: Path) -> str:
+    """The formula of a text file (its whole text, stripped)."""
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except UnicodeDecodeError:
+        raise FormulaError(f"proxy file {path} is not UTF-8 text; give a JSON proxy file or a "
+                           f"text file holding one formula") from None
+    except OSError as exc:
+        raise MissingFileError(f"proxy file {path} cannot be read: {exc.strerror}") from None
 
 
 def evaluation_summary(proxy, bank) -> dict:
@@ -131,11 +211,9 @@ _FOUND_CAPTURE_ARGS = (("batch_size", "batch_size"), ("seq_len", "seq_len"), ("s
 def load_found_file(text: str):
     """The :class:`~lpzero_gp.search.found.FoundProxy` of a JSON proxy file, ``None`` for a
     formula string."""
-    path = Path(text)
-    if not (text.endswith(".json") or path.is_file()):
+    path = proxy_file(text)
+    if path is None or not (path.suffix.lower() == ".json" or _starts_like_json(path)):
         return None
-    if not path.is_file():
-        raise LpzeroError(f"proxy file {text} does not exist")
     from .search.found import read_found
     return read_found(path)
 
@@ -262,6 +340,19 @@ def print_splits(out: dict) -> None:
         print(f"stored   DIFFER: {'; '.join(out['splits_differences'])}")
 
 
+def cmd_spaces(args) -> int:
+    """Every registered space: benchmark, variants, objectives, presets, headline descriptors."""
+    from .spaces import get_space
+    for name in space_names():
+        space = get_space(name)
+        print(f"{name}: benchmark {space.benchmark}; variants {', '.join(space.variants)}; "
+              f"objectives {', '.join(space.objectives)}; tokenizer {space.tokenizer}"
+              + (f"; presets {', '.join(space.presets)}" if space.presets else "")
+              + f"; headline descriptors {', '.join(space.headline_descriptors)}"
+              + f" ({type(space).__module__})")
+    return 0
+
+
 def cmd_show(args) -> int:
     from .language import show_text
     proxy = load_proxy(args.proxy, args.language, getattr(args, "space", None))
@@ -270,7 +361,9 @@ def cmd_show(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="lpzero-gp", description=__doc__)
+    parser = OneLineParser(prog="lpzero-gp", description=__doc__.split("\n\n")[0],
+                           epilog=EXIT_STATUS_TEXT,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("capture", help="capture and cache the inputs of benchmark records")
@@ -289,6 +382,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON object")
     # None means "not given": a found.json's own space and capture settings, else the defaults
     p.set_defaults(func=cmd_evaluate, space=None, batch_size=None, seed=None)
+
+    p = sub.add_parser("spaces", help="list the registered search spaces")
+    p.set_defaults(func=cmd_spaces)
 
     p = sub.add_parser("show", help="print a proxy, its SymPy form and its LaTeX")
     p.add_argument("--proxy", required=True)
@@ -310,13 +406,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
+def _run(argv: list[str] | None) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        return args.func(args)
-    except LpzeroError as exc:
-        print(f"lpzero-gp: error: {exc}", file=sys.stderr)
-        return 2
+    return args.func(args)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line ``argv`` (default: ``sys.argv[1:]``); returns the exit status (see
+    :mod:`lpzero_gp.errors`): never a traceback for a mistake of input."""
+    return run_command("lpzero-gp", _run, argv)
 
 
 if __name__ == "__main__":

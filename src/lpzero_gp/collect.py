@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import platform
 import time
+import warnings
 from dataclasses import dataclass, field
 from typing import Sequence
 
@@ -18,7 +19,8 @@ from .bank import InputBank, Inputs
 from .benchmarks import Record
 from .cache import CaptureCache, CaptureSettings, code_fingerprint, entry_key
 from .capture import capture_inputs
-from .errors import LpzeroError
+from .errors import (CaptureError, DataFileError, LpzeroError, LpzeroWarning,
+                     MissingFileError, UsageError)
 from .text import text_fingerprint
 
 
@@ -34,10 +36,35 @@ class CollectStats:
 
 def make_space_batch(space, settings: CaptureSettings, data_dir=None) -> dict:
     """The one batch every architecture of a run sees."""
-    return space.make_batch(batch_size=settings.batch_size, seq_len=settings.seq_len,
-                            seed=settings.seed, text_path=settings.text_path,
-                            data_dir=None if data_dir is None else str(data_dir),
-                            objective=settings.objective)
+    try:
+        return space.make_batch(batch_size=settings.batch_size, seq_len=settings.seq_len,
+                                seed=settings.seed, text_path=settings.text_path,
+                                data_dir=None if data_dir is None else str(data_dir),
+                                objective=settings.objective)
+    except LpzeroError:
+        raise
+    except ValueError as exc:  # a batch the settings cannot make (text too short, seq_len)
+        raise UsageError(f"cannot make the {space.name} batch: {exc} (see --seq-len, "
+                         f"--batch-size, --text)") from None
+
+
+def check_text_file(path: str | os.PathLike | None) -> str:
+    """The fingerprint of the batch text (:func:`~lpzero_gp.text.text_fingerprint`); a
+    :class:`DataFileError` naming ``--text`` when the file is missing, a folder, unreadable
+    or not UTF-8."""
+    try:
+        if path is not None and os.path.isdir(path):
+            raise DataFileError(f"--text {path} is a folder; give a UTF-8 text file")
+        return text_fingerprint(path)
+    except FileNotFoundError:
+        raise MissingFileError(f"--text {path}: no such file; give a UTF-8 text file") from None
+    except UnicodeDecodeError as exc:
+        raise DataFileError(f"--text {path} is not UTF-8 text (byte {exc.start}); give a UTF-8 "
+                            f"text file") from None
+    except OSError as exc:
+        if isinstance(exc, LpzeroError):
+            raise
+        raise DataFileError(f"--text {path} cannot be read ({exc.strerror})") from None
 
 
 def capture_record(space, record: Record, settings: CaptureSettings, batch: dict) -> Inputs:
@@ -72,7 +99,12 @@ def collect_inputs(space, records: Sequence[Record], settings: CaptureSettings |
     if cache is not False and not isinstance(cache, CaptureCache):
         cache = CaptureCache(cache)
     stats = stats if stats is not None else CollectStats()
-    fingerprint = text_fingerprint(settings.text_path)
+    if not records:
+        raise UsageError("no records to capture: the benchmark (or the --records / --limit "
+                         "chosen) holds none")
+    fingerprint = check_text_file(settings.text_path)
+    if cache:
+        cache.remove_stale(space.name)
     batch = None
     collected = []
     bar = tqdm(records, desc=f"capture {space.name}", unit="arch", disable=not progress)
@@ -90,14 +122,21 @@ def collect_inputs(space, records: Sequence[Record], settings: CaptureSettings |
             except LpzeroError:
                 raise
             except Exception as exc:
-                raise LpzeroError(f"capturing record {record.id} of {record.benchmark} "
-                                  f"({settings.variant} build) failed: {exc}") from exc
+                raise CaptureError(f"capturing record {record.id} of {record.benchmark} "
+                                   f"({settings.variant} build) failed: {exc}") from exc
             elapsed = time.perf_counter() - start
             stats.captured += 1
             stats.capture_seconds += elapsed
             stats.per_record_seconds[record.id] = elapsed
             if cache:
-                cache.store(key, inputs)
+                try:
+                    cache.store(key, inputs)
+                except OSError as exc:  # keep the work done: in memory, said once
+                    warnings.warn(f"cannot write the capture cache {cache.root} "
+                                  f"({exc.strerror or exc}); keeping the captures in memory "
+                                  f"only (set --cache-dir / $LPZERO_GP_CACHE to a writable "
+                                  f"folder, or --no-cache)", LpzeroWarning)
+                    cache = False
         collected.append(inputs)
     return InputBank.from_inputs(collected, [r.id for r in records],
                                  [r.quality for r in records])

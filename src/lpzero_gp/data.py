@@ -19,7 +19,8 @@ from pathlib import Path
 
 import platformdirs
 
-from .errors import DataFileError
+from .errors import DataFileError, MissingFileError
+from .fileio import remove_stale_temporaries
 
 ENV_VAR = "LPZERO_GP_DATA"
 ENV_NO_DOWNLOAD = "LPZERO_GP_OFFLINE"
@@ -154,19 +155,22 @@ def ensure_file(relpath: str, folder: str | os.PathLike | None = None,
     known = KNOWN_FILES.get(relpath)
     if not download or known is None:
         why = "downloads are off" if known else "it has no known public source"
-        raise DataFileError(f"data file {relpath!r} is missing from the data folder {root} "
-                            f"({why})." + _how_to_provide(relpath, root))
+        raise MissingFileError(f"data file {relpath!r} is missing from the data folder {root} "
+                               f"({why})." + _how_to_provide(relpath, root))
     try:
         _download(known, path)
+    except DataFileError:
+        raise
     except (urllib.error.URLError, OSError, TimeoutError) as exc:
-        raise DataFileError(f"data file {relpath!r} is missing from the data folder {root} and "
-                            f"could not be downloaded from {known.url}: {exc}."
-                            + _how_to_provide(relpath, root)) from exc
+        raise MissingFileError(f"data file {relpath!r} is missing from the data folder {root} "
+                               f"and could not be downloaded from {known.url}: {exc}."
+                               + _how_to_provide(relpath, root)) from exc
     return path
 
 
 def _download(known: DataFile, dest: Path) -> None:
     dest.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(dest.parent, [".part-*"])
     fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=".part-")
     tmp = Path(tmp_name)
     try:

@@ -29,6 +29,8 @@ import json
 from pathlib import Path
 
 
+from ..errors import OutputError, UsageError, positive_int
+
 
 class _HandDesignedNames:
     """The choices of ``--proxies``: :data:`.zero_cost.HAND_DESIGNED_NAMES`, imported (with
@@ -50,6 +52,48 @@ class _HandDesignedNames:
         return len(self._names())
 
 
+def _probability(text: str) -> float:
+    import argparse
+    import math
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(f"must be a probability in [0, 1), got {text!r}")
+    return value
+
+
+def _out_folder(path: Path) -> Path:
+    """``path`` made (with its parents) as the output folder; an :class:`OutputError` naming it
+    when that is impossible (a file there, no permission)."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"--out {path}: cannot make the output folder ({exc.strerror}); "
+                          f"choose another --out") from None
+    return path
+
+
+def _check_out(path: Path, folder: bool) -> None:
+    """Before any work: an :class:`OutputError` when ``path`` cannot be the output (a file
+    where a folder belongs, or the reverse)."""
+    if folder and path.exists() and not path.is_dir():
+        raise OutputError(f"--out {path} is a file, not a folder; choose another --out")
+    if not folder and path.is_dir():
+        raise OutputError(f"--out {path} is a folder; give a file name such as "
+                          f"{path / 'supervised_reference.json'}")
+
+
+def _write(path: Path, text: str) -> None:
+    from ..fileio import write_text
+    try:
+        write_text(path, text)
+    except OSError as exc:
+        raise OutputError(f"cannot write {path} ({exc.strerror}); choose another --out") \
+            from None
+
+
 def add_commands(subparsers, add_capture_options) -> None:
     """Register ``baselines`` on the ``lpzero-gp`` subparsers."""
     p = subparsers.add_parser("baselines", help="every descriptor and hand-designed proxy "
@@ -61,7 +105,7 @@ def add_commands(subparsers, add_capture_options) -> None:
     p.add_argument("--no-language", action="store_true",
                    help="leave out the proxies written in the proxy language, LPZero's "
                         "published proxy and the found proxies (no capture)")
-    p.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples")
+    p.add_argument("--n-boot", type=positive_int, default=1000, help="bootstrap resamples")
     p.add_argument("--reuse-scores", metavar="DETAILS_JSON",
                    help="take the hand-designed values from a previous table's details.json "
                         "made with the same settings (same code: the values are equal), "
@@ -69,7 +113,7 @@ def add_commands(subparsers, add_capture_options) -> None:
     p.add_argument("--reproduce", action="store_true",
                    help="compare with published proxy values: NAS-Bench-BERT's and LPZero's "
                         "(flexibert), LPZero's stored GPT-2 scores (gpt2)")
-    p.add_argument("--lpzero-dropout", type=float, default=None, metavar="P",
+    p.add_argument("--lpzero-dropout", type=_probability, default=None, metavar="P",
                    help="gpt2 --reproduce: LPZero's residual dropout, the second setting of "
                         "LPZero's definitions (default 0.1, the LTS configs' value; 0: none)")
     p.add_argument("--no-definitions", action="store_true",
@@ -85,11 +129,11 @@ def add_commands(subparsers, add_capture_options) -> None:
 
 def cmd_baselines(args) -> int:
     from ..cli import records_from_args, settings_from_args
-    from ..errors import LpzeroError
     if args.reproduce and args.supervised:
-        raise LpzeroError("--reproduce and --supervised are separate commands")
+        raise UsageError("--reproduce and --supervised are separate commands; give one")
     if args.supervised:
         return _cmd_supervised(args)
+    _check_out(Path(args.out or f"baselines-{args.space}"), folder=True)
     if args.reproduce and args.space == "flexibert":
         args.variant = args.variant or "reference"
         args.objective = args.objective or "sum"
@@ -104,10 +148,9 @@ def cmd_baselines(args) -> int:
                                        dropouts=(0.0, p) if p else (0.0,),
                                        progress=not args.quiet,
                                        with_definitions=not args.no_definitions)
-        out = Path(args.out or f"baselines-{space.name}")
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "reproduction.md").write_text(result.to_markdown())
-        (out / "reproduction.json").write_text(json.dumps(result.as_dict(), indent=1))
+        out = _out_folder(Path(args.out or f"baselines-{space.name}"))
+        _write(out / "reproduction.md", result.to_markdown())
+        _write(out / "reproduction.json", json.dumps(result.as_dict(), indent=1))
         print(result.to_markdown())
         return 0
     out = Path(args.out or f"baselines-{space.name}")
@@ -116,9 +159,9 @@ def cmd_baselines(args) -> int:
         result = reproduce_published(space, bench, settings, args.csv, cache=cache,
                                      score_cache=cache, data_dir=args.data_dir,
                                      progress=not args.quiet, n_boot=args.n_boot)
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "reproduction.md").write_text(result.to_markdown())
-        (out / "reproduction.json").write_text(json.dumps(dataclasses.asdict(result), indent=1))
+        _out_folder(out)
+        _write(out / "reproduction.md", result.to_markdown())
+        _write(out / "reproduction.json", json.dumps(dataclasses.asdict(result), indent=1))
         print(result.to_markdown())
         return 0
     from .table import baseline_table
@@ -128,7 +171,12 @@ def cmd_baselines(args) -> int:
                            include_published=lang, include_found=lang, cache=cache,
                            score_cache=cache, data_dir=args.data_dir, progress=not args.quiet,
                            reuse_scores=args.reuse_scores)
-    paths = table.write(out)
+    _out_folder(out)
+    try:
+        paths = table.write(out)
+    except OSError as exc:
+        raise OutputError(f"--out {out}: cannot write the table ({exc}); choose another --out") \
+            from None
     print(table.to_markdown())
     print("wrote " + ", ".join(str(p) for p in paths.values()))
     return 0
@@ -138,9 +186,15 @@ def _cmd_supervised(args) -> int:
     """``--supervised``: the cross-validated gradient-boosting reference (uses the labels)."""
     from ..cli import records_from_args
     from .supervised import supervised_reference
+    target = Path(args.out or f"supervised_reference-{args.space}.json")
+    _check_out(target, folder=False)
     space, bench = records_from_args(args)
     ref = supervised_reference(space.name, bench, seed=args.seed)
-    path = ref.write(args.out or f"supervised_reference-{space.name}.json")
+    try:
+        path = ref.write(target)
+    except OSError as exc:
+        raise OutputError(f"--out {target}: cannot write ({exc.strerror}); choose another "
+                          f"--out") from None
     print(ref.to_markdown())
     print(f"wrote {path}")
     return 0

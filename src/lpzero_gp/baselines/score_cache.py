@@ -97,9 +97,12 @@ def seed_from_details(store: ScoreCache, details_path, settings) -> int:
     from ..errors import ConfigError
     path = Path(details_path)
     try:
-        details = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read a baseline table's details ({exc})") from None
+        details = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError) as exc:  # ValueError: not UTF-8 or JSON
+        raise ConfigError(f"{path}: cannot read a baseline table's details (--reuse-scores): "
+                          f"{' '.join(str(exc).split())[:200]}") from None
+    if not isinstance(details, dict) or not isinstance(details.get("settings", {}), dict):
+        raise ConfigError(f"{path}: not a baseline table's details.json (--reuse-scores)")
     theirs = details.get("settings", {})
     if details.get("space") != store.key["space"]:
         raise ConfigError(f"{path}: made for space {details.get('space')!r}, not "

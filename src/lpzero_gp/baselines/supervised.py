@@ -147,9 +147,8 @@ class SupervisedReference:
 
     def write(self, path) -> Path:
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.as_dict(), indent=1))
-        return path
+        from ..fileio import write_text  # atomic: nothing half-written
+        return write_text(path, json.dumps(self.as_dict(), indent=1))
 
 
 def _seeds(seeds) -> str:

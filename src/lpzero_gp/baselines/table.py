@@ -330,10 +330,11 @@ class BaselineTable:
         table = self.table()
         paths = {"table.md": out / "table.md", "table.csv": out / "table.csv",
                  "table.tex": out / "table.tex", "details.json": out / "details.json"}
-        paths["table.md"].write_text(self.to_markdown())
-        paths["table.csv"].write_text(table.to_csv())
-        paths["table.tex"].write_text(table.to_latex())
-        paths["details.json"].write_text(json.dumps(self.details(), indent=1))
+        from ..fileio import write_text  # atomic: nothing half-written
+        write_text(paths["table.md"], self.to_markdown())
+        write_text(paths["table.csv"], table.to_csv())
+        write_text(paths["table.tex"], table.to_latex())
+        write_text(paths["details.json"], json.dumps(self.details(), indent=1))
         rows = self.rows()
         for stat, name in (("spearman_rho", "bars_spearman.png"),
                            ("kendall_tau", "bars_kendall.png")):

@@ -6,12 +6,13 @@ of the label (higher or lower is better) is fixed here, once: :attr:`Record.qual
 """
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from ..errors import RecordError
+from ..errors import RecordError, UsageError
 
 
 @dataclass(frozen=True)
@@ -66,13 +67,21 @@ class Benchmark:
         for r in self.records:
             if r.id == str(rid):
                 return r
-        raise RecordError(f"record {rid!r} is not in {self.source}")
+        raise RecordError(f"record {rid!r} is not in {self.source} (see --records)")
 
     def subset(self, ids: Sequence[str] | None = None, limit: int | None = None) -> "Benchmark":
         """The records with the given ids (in that order), or the first ``limit`` records."""
         recs = self.records
         if ids is not None:
-            recs = tuple(self.by_id(str(i)) for i in ids)
+            ids = [str(i) for i in ids]
+            twice = sorted(i for i, n in Counter(ids).items() if n > 1)
+            if twice:
+                raise UsageError(f"record id(s) {', '.join(map(repr, twice))} given more than "
+                                 f"once; give each record once")
+            recs = tuple(self.by_id(i) for i in ids)
         if limit is not None:
+            if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+                raise UsageError(f"limit must be a whole number >= 1 (the first N records), "
+                                 f"got {limit!r}")
             recs = recs[:limit]
         return Benchmark(self.name, self.source, self.label_name, self.higher_is_better, recs)

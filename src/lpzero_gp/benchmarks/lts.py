@@ -29,7 +29,7 @@ from typing import Any
 import yaml
 
 from ..data import ensure_file
-from ..errors import DataFileError, RecordError
+from ..errors import DataFileError, MissingFileError, RecordError
 from . import Benchmark, Record
 
 NAME = "lts-gpt2"
@@ -196,14 +196,17 @@ def read_yaml(path: Path) -> Any:
     """Parsed yaml of ``path``; a missing or unparsable file is a :class:`DataFileError`."""
     try:
         text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError as exc:
-        raise DataFileError(f"{path}: no such file") from exc
+    except FileNotFoundError:
+        raise MissingFileError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise DataFileError(f"{path} is a folder, not a YAML file") from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise DataFileError(f"{path}: cannot be read ({exc})") from exc
+        raise DataFileError(f"{path}: cannot be read ({exc})") from None
     try:
         return yaml.load(text, Loader=_Loader)
-    except yaml.YAMLError as exc:
-        raise DataFileError(f"{path}: not valid YAML ({exc})") from exc
+    except (yaml.YAMLError, RecursionError) as exc:
+        raise DataFileError(f"{path}: not valid YAML ({' '.join(str(exc).split())})") \
+            from None
 
 
 def _summary(path: Path) -> dict:
@@ -246,8 +249,12 @@ def load(path: str | os.PathLike | None = None, data_dir: str | os.PathLike | No
         folder = ppl_path.parent
     else:
         folder = Path(path)
+        if folder.exists() and not folder.is_dir():
+            raise DataFileError(f"{folder} is a file; an LTS benchmark is a folder (with "
+                                f"{PPL_FILE}, {PARAMS_FILE} and config_I/jJ/{CONFIG_FILE} "
+                                f"inside)")
         if not folder.is_dir():
-            raise DataFileError(f"{folder}: no such benchmark folder (expected {PPL_FILE}, "
+            raise MissingFileError(f"{folder}: no such benchmark folder (expected {PPL_FILE}, "
                                 f"{PARAMS_FILE} and config_I/jJ/{CONFIG_FILE} inside)")
         ppl_path, params_path = folder / PPL_FILE, folder / PARAMS_FILE
     ppl, params = _summary(ppl_path), _summary(params_path)
@@ -276,6 +283,8 @@ def load(path: str | os.PathLike | None = None, data_dir: str | os.PathLike | No
         warnings.warn(f"{folder}: leaving out {len(missing)} incomplete record(s): "
                       + "; ".join(lines), UserWarning, stacklevel=2)
     ids = sorted(all_ids - set(missing), key=lambda rid: _id_key(rid, folder))
+    if not ids:
+        raise RecordError(f"{folder}: holds no records; give a benchmark folder with records")
     records = []
     for rid in ids:
         rel = _config_relpath(rid)

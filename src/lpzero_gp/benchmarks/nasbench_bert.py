@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..data import ensure_file
-from ..errors import RecordError
+from ..errors import DataFileError, MissingFileError, RecordError
 from . import Benchmark, Record
 
 NAME = "nas-bench-bert"
@@ -50,7 +50,7 @@ def parse_config(overrides: dict, where: str) -> FlexiBertConfig:
     if not isinstance(overrides, dict):
         fail("hparams.model_hparam_overrides is not an object")
     hidden = overrides.get("hidden_size")
-    if not isinstance(hidden, int) or hidden <= 0:
+    if not isinstance(hidden, int) or isinstance(hidden, bool) or hidden <= 0:
         fail(f"hidden_size must be a positive integer, got {hidden!r}")
     layers_raw = (overrides.get("nas_config") or {}).get("encoder_layers")
     if not isinstance(layers_raw, list) or not layers_raw:
@@ -91,19 +91,34 @@ def load(path: str | os.PathLike | None = None, data_dir: str | os.PathLike | No
     """
     path = Path(path) if path is not None else ensure_file(DEFAULT_FILE, data_dir)
     try:
-        raw = json.loads(Path(path).read_text())
-    except FileNotFoundError as exc:
-        raise RecordError(f"{path}: no such benchmark file") from exc
-    except json.JSONDecodeError as exc:
-        raise RecordError(f"{path}: not valid JSON ({exc})") from exc
+        if Path(path).is_dir():
+            raise DataFileError(f"{path} is a folder; give a NAS-Bench-BERT JSON file "
+                                f"(--benchmark)")
+        raw = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise MissingFileError(f"{path}: no such benchmark file (--benchmark)") from None
+    except UnicodeDecodeError:
+        raise DataFileError(f"{path}: not a NAS-Bench-BERT JSON file (not UTF-8 text)") \
+            from None
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise RecordError(f"{path}: not valid JSON ({exc})") from None
+    except OSError as exc:
+        if isinstance(exc, DataFileError):
+            raise
+        raise DataFileError(f"{path}: cannot be read ({exc.strerror})") from None
     if not isinstance(raw, list):
         raise RecordError(f"{path}: expected a JSON list of records, got {type(raw).__name__}")
+    if not raw:
+        raise RecordError(f"{path}: holds no records (an empty list); give a benchmark with "
+                          f"records")
     records, seen = [], set()
     for pos, rec in enumerate(raw):
         rid = rec.get("id") if isinstance(rec, dict) else None
         where = f"{path}, record id {rid!r} (position {pos})"
         if not isinstance(rec, dict) or rid is None:
             raise RecordError(f"{where}: a record must be an object with an 'id'")
+        if isinstance(rid, bool) or not isinstance(rid, (str, int)) or str(rid) == "":
+            raise RecordError(f"{where}: a record id must be text or a whole number")
         if str(rid) in seen:
             raise RecordError(f"{where}: duplicate record id")
         seen.add(str(rid))
@@ -116,7 +131,8 @@ def load(path: str | os.PathLike | None = None, data_dir: str | os.PathLike | No
             else None
         if glue is None and require_label:
             raise RecordError(f"{where}: lacks scores.glue")
-        if glue is not None and (not isinstance(glue, (int, float)) or not math.isfinite(glue)):
+        if glue is not None and (not isinstance(glue, (int, float)) or isinstance(glue, bool)
+                                 or not math.isfinite(glue)):
             raise RecordError(f"{where}: scores.glue must be a finite number, got {glue!r}")
         records.append(Record(NAME, str(rid), config, float(glue) if glue is not None
                               else math.nan, True,

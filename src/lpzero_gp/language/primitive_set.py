@@ -291,8 +291,21 @@ class Language:
 
     # -- checks and text ------------------------------------------------------------------------
     def parse(self, text: str) -> gp.PrimitiveTree:
-        """The tree of ``text``; :class:`FormulaError` pointing at the offending token if not."""
-        tree = gp.PrimitiveTree(parse_nodes(text, self))
+        """The tree of ``text``; :class:`FormulaError` pointing at the offending token if not.
+
+        Any length and any nesting up to :data:`MAX_FORMULA_DEPTH` levels is read (the parser
+        recurses once per level: the recursion limit is raised for the parse as needed)."""
+        depth = nesting_depth(text) if isinstance(text, str) else 0
+        if depth > MAX_FORMULA_DEPTH:
+            raise FormulaError(f"the formula nests {depth} levels deep; at most "
+                               f"{MAX_FORMULA_DEPTH} are read")
+        try:
+            with recursion_room(depth):
+                nodes = parse_nodes(text, self)
+        except RecursionError:
+            raise FormulaError(f"the formula nests too deeply to be read ({depth} levels)") \
+                from None
+        tree = gp.PrimitiveTree(nodes)
         if self.template_spec is not None:
             try:
                 self.genes(tree)
@@ -325,6 +338,44 @@ class Language:
 
     def within_limits(self, tree) -> bool:
         return len(tree) <= self.limits.max_nodes and tree.height <= self.limits.max_depth
+
+
+#: the deepest nesting of parentheses :meth:`Language.parse` reads
+MAX_FORMULA_DEPTH = 10_000
+
+
+def nesting_depth(text: str) -> int:
+    """The deepest nesting of parentheses in ``text`` (0 for none)."""
+    depth = deepest = 0
+    for char in text:
+        if char == "(":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char == ")":
+            depth = max(0, depth - 1)
+    return deepest
+
+
+class recursion_room:
+    """A context in which ``levels`` more levels of Python recursion fit: the recursion limit
+    is raised for its duration when it is too low, and restored after."""
+
+    def __init__(self, levels: int):
+        self.levels = int(levels)
+        self.previous = None
+
+    def __enter__(self):
+        wanted = 2 * self.levels + 1000
+        current = sys.getrecursionlimit()
+        if wanted > current:
+            self.previous = current
+            sys.setrecursionlimit(wanted + current)
+        return self
+
+    def __exit__(self, *exc):
+        if self.previous is not None:
+            sys.setrecursionlimit(self.previous)
+        return False
 
 
 # -- loading ---------------------------------------------------------------------------------
@@ -396,7 +447,7 @@ def _weights(data: dict, key: str, where, allowed, what: str, default=lambda n: 
     if isinstance(raw, list):
         if not all(isinstance(n, str) for n in raw):
             raise ConfigError(f"{where(key)}: a list of names is expected")
-        raw = {n: default(n) for n in raw}
+        raw = {n: default(n) if n in allowed else 1.0 for n in raw}  # unknown: refused below
     if not isinstance(raw, dict) or not raw:
         raise ConfigError(f"{where(key)}: expected a non-empty table of name = weight, or a "
                           f"list of names")

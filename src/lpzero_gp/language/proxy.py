@@ -90,7 +90,7 @@ class Proxy:
 
     def to_json(self) -> dict:
         out = {"formula": str(self), "language": self.language_ref(),
-               "sympy": str(self.sympy(simplify=True)), "latex": self.latex(simplify=True)}
+               "sympy": self.sympy_text(simplify=True), "latex": self.latex(simplify=True)}
         if self.figures:
             out["figures"] = dict(self.figures)
         return out
@@ -102,12 +102,18 @@ class Proxy:
         if not isinstance(data, Mapping):
             source = str(data)
             try:
-                data = json.loads(Path(data).read_text())
-            except (OSError, json.JSONDecodeError) as exc:
+                data = json.loads(Path(data).read_text(encoding="utf-8"))
+            except UnicodeDecodeError:
+                raise FormulaError(f"{source}: cannot read a proxy: not UTF-8 text") from None
+            except (OSError, json.JSONDecodeError, RecursionError) as exc:
                 raise FormulaError(f"{source}: cannot read a proxy: {exc}") from None
         if not isinstance(data, Mapping) or "formula" not in data:
             raise FormulaError(f"{source}: no 'formula' key")
-        proxy = cls.parse(data["formula"], data.get("language", "default"))
+        language = data.get("language", "default")
+        if not isinstance(language, str) or not language:
+            raise FormulaError(f"{source}: 'language' must name a primitive set (default, "
+                               f"lpzero or a TOML file), got {language!r}")
+        proxy = cls.parse(data["formula"], language)
         figures = data.get("figures") or {}
         if not isinstance(figures, Mapping):
             raise FormulaError(f"{source}: 'figures' must be an object")
@@ -128,24 +134,60 @@ class Proxy:
     def sympy(self, simplify: bool = False) -> sp.Basic:
         return to_sympy(self.tree, simplify=simplify)
 
+    def sympy_text(self, simplify: bool = False) -> str:
+        """``str`` of :meth:`sympy`; the formula itself when SymPy recurses too deeply for it
+        (a formula hundreds of levels deep)."""
+        try:
+            return str(self.sympy(simplify=simplify))
+        except RecursionError:
+            return str(self)
+
     def latex(self, simplify: bool = True) -> str:
-        return to_latex(self.sympy(simplify=simplify))
+        """LaTeX of :meth:`sympy`; the formula in ``\\texttt`` when SymPy recurses too deeply."""
+        try:
+            return to_latex(self.sympy(simplify=simplify))
+        except RecursionError:
+            return _texttt(str(self))
 
     def pretty(self, simplify: bool = True) -> str:
-        return to_pretty(self.sympy(simplify=simplify))
+        """SymPy's pretty form; the formula itself when SymPy recurses too deeply."""
+        try:
+            return to_pretty(self.sympy(simplify=simplify))
+        except RecursionError:
+            return str(self)
+
+
+def _texttt(text: str) -> str:
+    return r"\texttt{" + text.replace("_", r"\_") + "}"
+
+
+TOO_DEEP_NOTE = ("(SymPy recurses too deeply on this formula: the formula itself is shown "
+                 "instead)")
 
 
 def _canonical(tree, i: int) -> tuple[str, int]:
-    node = tree[i]
-    if node.arity == 0:
-        return node.name, i + 1
-    parts, j = [], i + 1
-    for _ in range(node.arity):
-        text, j = _canonical(tree, j)
-        parts.append(text)
-    if REGISTRY[node.name].commutative:
-        parts.sort()
-    return f"{node.name}({', '.join(parts)})", j
+    """Canonical text of the subtree at ``i`` and the index after it (iterative: a formula of
+    any depth)."""
+    stack: list[tuple[object, list[str]]] = []
+    j = i
+    while True:
+        node = tree[j]
+        j += 1
+        if node.arity:
+            stack.append((node, []))
+            continue
+        text = node.name
+        while stack:
+            parent, parts = stack[-1]
+            parts.append(text)
+            if len(parts) < parent.arity:
+                break
+            stack.pop()
+            if REGISTRY[parent.name].commutative:
+                parts.sort()
+            text = f"{parent.name}({', '.join(parts)})"
+        else:
+            return text, j
 
 
 def score_status(raw: np.ndarray, record_ids: list[str]) -> ProxyResult:
@@ -168,11 +210,17 @@ def score_status(raw: np.ndarray, record_ids: list[str]) -> ProxyResult:
 
 def show_text(proxy: Proxy, simplify: bool = False, latex: bool = False) -> str:
     """What ``lpzero-gp show`` prints: the formula, its SymPy form and optionally its LaTeX."""
-    expr = proxy.sympy(simplify=simplify)
-    lines = [f"formula:  {proxy}", f"language: {proxy.language.name}",
-             f"sympy{' (simplified)' if simplify else ''}:", to_pretty(expr)]
+    lines = [f"formula:  {proxy}", f"language: {proxy.language.name}"]
+    try:
+        expr = proxy.sympy(simplify=simplify)
+        forms = [to_pretty(expr)] + ([to_latex(expr)] if latex else [])
+        note = ""
+    except RecursionError:
+        forms = [str(proxy)] + ([_texttt(str(proxy))] if latex else [])
+        note = " " + TOO_DEEP_NOTE
+    lines += [f"sympy{' (simplified)' if simplify else ''}:{note}", forms[0]]
     if latex:
-        lines += ["latex:", to_latex(expr)]
+        lines += [f"latex:{note}", forms[1]]
     if proxy.figures:
         lines.append("figures:  " + ", ".join(f"{k} = {_fmt(v)}"
                                               for k, v in proxy.figures.items()))

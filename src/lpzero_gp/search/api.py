@@ -13,16 +13,19 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import warnings
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
 from ..cache import CaptureCache, CaptureSettings
-from ..errors import ConfigError, LpzeroError
+from ..errors import (ConfigError, LpzeroWarning, NoCheckpointError, NoResultError,
+                      OutputError, ResultsExistError)
+from ..fileio import remove_stale_temporaries
 from ..language import Proxy, load_language
 from ..seeding import seed_everything
-from .checkpoint import SearchState, load_checkpoint
+from .checkpoint import CHECKPOINT_NAME, SearchState, load_checkpoint
 from .config import RunSpec, SearchConfig, load_spec
 from .evaluate import EvaluationPool, EvaluatorSpec
 from .loop import Evolution
@@ -80,18 +83,13 @@ def search(space: str | None = None, config: str | os.PathLike | Mapping | RunSp
     if out is None:
         out = default_out(spec.search)
     out = Path(out)
-    state = load_checkpoint(out)
-    if state is not None and not resume:
-        raise LpzeroError(f"{out} already holds a search (checkpoint at generation "
-                          f"{state.generation}); resume it (--resume / resume=True) or choose "
-                          f"another output folder")
-    if state is None and resume and progress:
-        print(f"no checkpoint in {out}: starting from generation 0")
+    state = _check_out(out, resume)
     if state is not None:
         spec = _resumed_spec(out, state, spec if config is not None else None, overrides)
     cfg = spec.search
     seed_everything(cfg.seed)
 
+    lang = load_language(cfg.language)  # a wrong language fails before any capture
     from ..collect import collect_inputs
     from ..spaces import get_space
     space_obj = get_space(cfg.space)
@@ -104,14 +102,12 @@ def search(space: str | None = None, config: str | os.PathLike | Mapping | RunSp
         raise ConfigError(f"{out}: the checkpoint was made on other records than these")
     split = make_split(bank, cfg.split_fractions, cfg.effective_split_seed, cfg.probes,
                        cfg.subsets, cfg.subset_fraction, sizes=weight_sizes(bank))
-    lang = load_language(cfg.language)
 
     spec_dict = spec.as_dict()
     spec_dict["capture"] = settings.as_dict()
     prov = provenance(spec_dict, split.record_ids(list(bank.record_ids)), space=cfg.space,
                       benchmark=str(bench.source), label=bench.label_name,
                       commit=git_commit())
-    out.mkdir(parents=True, exist_ok=True)
     write_json(out / "config.json", {**spec_dict, "seed": cfg.seed, "space": cfg.space,
                                      "language": lang.name, "benchmark": bench.source,
                                      "label": bench.label_name, "n_records": len(bench),
@@ -129,6 +125,57 @@ def search(space: str | None = None, config: str | os.PathLike | Mapping | RunSp
                               on_checkpoint)
         evolution.run(cfg.generations, progress=progress)
     return finish(out, evolution, bank, split, space_obj, bench, cfg, prov)
+
+
+# what a search writes into its results folder: files made at its start, then its results
+SETUP_FILES = ("config.json", "versions.json", "split.json")
+RESULT_FILES = (CHECKPOINT_NAME, "found.json", "hall_of_fame.json", "baselines.json",
+                "rps.json", "log.jsonl", "log.csv", "evaluations.jsonl", "fitness.png",
+                "found_scatter.png")
+# temporary files of interrupted writes (fileio.write_text, save_checkpoint) older than this
+# (seconds) are removed at the start of a run
+STALE_RESULTS_TEMPORARY = 600.0
+
+
+def _check_out(out: Path, resume: bool) -> SearchState | None:
+    """The checkpoint of the results folder ``out`` (``None``: start afresh), after making
+    sure that the run will overwrite no results: without ``resume``, a folder holding any file
+    a search writes is refused; with ``resume``, a folder holding results but no checkpoint is
+    refused, and one holding neither starts afresh (said in a warning). Makes ``out`` and
+    removes the temporary files interrupted writes left there."""
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"results folder {out} is a file; choose another --out")
+    try:
+        held = [name for name in SETUP_FILES + RESULT_FILES if (out / name).exists()]
+    except OSError as exc:
+        raise OutputError(f"results folder {out} cannot be read ({exc.strerror}); choose "
+                          f"another --out") from None
+    state = load_checkpoint(out)
+    if state is not None and not resume:
+        raise ResultsExistError(f"{out} already holds a search (checkpoint at generation "
+                                f"{state.generation}); resume it (--resume / resume=True) or "
+                                f"choose another output folder (--out)")
+    if state is None and not resume and held:
+        raise ResultsExistError(f"{out} already holds results ({', '.join(held[:4])}"
+                                f"{', ...' if len(held) > 4 else ''}); choose another output "
+                                f"folder (--out), or remove these files to run there again")
+    if state is None and resume:
+        results = [name for name in held if name in RESULT_FILES]
+        if results:
+            raise NoCheckpointError(f"{out} holds no checkpoint to resume from, but holds "
+                                    f"results ({', '.join(results[:4])}); choose another "
+                                    f"output folder (--out) to search again")
+        warnings.warn(f"no checkpoint in {out} to resume: starting from generation 0",
+                      LpzeroWarning, stacklevel=3)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot make the results folder {out} ({exc.strerror}); choose "
+                          f"another --out") from None
+    remove_stale_temporaries(out, [".checkpoint-*"] + [f".{name}-*" for name in
+                                                       SETUP_FILES + RESULT_FILES],
+                             older_than=STALE_RESULTS_TEMPORARY)
+    return state
 
 
 def weight_sizes(bank) -> np.ndarray | None:
@@ -214,11 +261,11 @@ def finish(out: Path, evolution: Evolution, bank, split: Split, space, bench,
         entries.append({"rank": rank, "formula": str(proxy), "canonical": proxy.canonical(),
                         "language": proxy.language_ref(), "size": len(ind),
                         "search_fitness": ind.fitness.values[1],
-                        "sympy": str(proxy.sympy(simplify=False)),
+                        "sympy": proxy.sympy_text(simplify=False),
                         "latex": proxy.latex(simplify=False), "figures": figures})
         proxies.append((proxy, scores))
     if not entries:
-        raise LpzeroError(f"the search in {out} found no valid formula in "
+        raise NoResultError(f"the search in {out} found no valid formula in "
                           f"{len(evolution.memo)} evaluations; see {out / 'evaluations.jsonl'}")
     chosen = choose_final(entries, has_validation=bool(split.validation))
     found, found_scores = proxies[chosen]

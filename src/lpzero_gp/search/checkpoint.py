@@ -14,7 +14,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import LpzeroError
+from ..errors import NoCheckpointError, OutputError
 
 CHECKPOINT_NAME = "checkpoint.pkl"
 CHECKPOINT_VERSION = 1
@@ -42,15 +42,20 @@ def save_checkpoint(state: SearchState, folder: str | os.PathLike) -> Path:
     """Pickle ``state`` to ``folder/checkpoint.pkl`` atomically (a temporary file, then an
     ``os.replace``)."""
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
     path = folder / CHECKPOINT_NAME
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".checkpoint-")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".checkpoint-")
+    except OSError as exc:
+        raise OutputError(f"cannot write the checkpoint {path} ({exc.strerror})") from None
     try:
         with os.fdopen(fd, "wb") as fh:
             pickle.dump(state, fh, protocol=pickle.HIGHEST_PROTOCOL)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
+    except OSError as exc:
+        raise OutputError(f"cannot write the checkpoint {path} ({exc.strerror})") from None
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
@@ -66,7 +71,11 @@ def load_checkpoint(folder: str | os.PathLike) -> SearchState | None:
         with open(path, "rb") as fh:
             state = pickle.load(fh)
     except Exception as exc:  # noqa: BLE001 - re-raised with the file named
-        raise LpzeroError(f"cannot read the checkpoint {path}: {exc}") from exc
-    if not isinstance(state, SearchState) or state.version != CHECKPOINT_VERSION:
-        raise LpzeroError(f"{path} is not a checkpoint of this version of lpzero-gp")
+        raise NoCheckpointError(f"cannot read the checkpoint {path}: "
+                                f"{' '.join(str(exc).split())[:200]}; remove it to start "
+                                f"afresh, or choose another --out") from exc
+    if not isinstance(state, SearchState) or getattr(state, "version", None) != \
+            CHECKPOINT_VERSION:
+        raise NoCheckpointError(f"{path} is not a checkpoint of this version of lpzero-gp; "
+                                f"choose another --out")
     return state

@@ -3,22 +3,25 @@ from __future__ import annotations
 
 import argparse
 
+from ..errors import UsageError, at_least, nonnegative_int, positive_int
+
 
 def _add_search_options(p: argparse.ArgumentParser, add_capture_options) -> None:
     add_capture_options(p)
     # None means "not given": the config file's value, else the default, applies
     p.set_defaults(space=None, batch_size=None)
-    p.add_argument("--seed", type=int, default=None,
+    p.add_argument("--seed", type=nonnegative_int, default=None,
                    help="search seed: population, variation, split (default: the config's, "
                         "else 0)")
-    p.add_argument("--capture-seed", type=int, default=None,
+    p.add_argument("--capture-seed", type=nonnegative_int, default=None,
                    help="seed of model initialisation and batch (default: the config's, else 0)")
     p.add_argument("--config", help="a TOML (or JSON) file with [search], [capture] and "
                    "[records] tables")
-    p.add_argument("--generations", type=int, help="generations after the initial population")
-    p.add_argument("--population", type=int, help="individuals per generation")
-    p.add_argument("--workers", type=int, help="evaluation processes (results do not depend "
-                   "on it)")
+    p.add_argument("--generations", type=nonnegative_int,
+                   help="generations after the initial population")
+    p.add_argument("--population", type=at_least(2), help="individuals per generation")
+    p.add_argument("--workers", type=positive_int,
+                   help="evaluation processes (results do not depend on it)")
     p.add_argument("--out", help="results folder (default: runs/<space>-<language>-seed<seed>)")
     p.add_argument("--language", help="primitive set: default, lpzero, or a TOML file")
     p.add_argument("--split-fractions", type=float, nargs=3,
@@ -31,6 +34,12 @@ def _add_search_options(p: argparse.ArgumentParser, add_capture_options) -> None
 
 
 def _search_kwargs(args) -> dict:
+    if args.split_fractions is not None:
+        from .config import split_fractions_problem
+        why = split_fractions_problem(list(args.split_fractions))
+        if why:
+            raise UsageError(f"--split-fractions {' '.join(map(str, args.split_fractions))}: "
+                             f"{why}")
     records = None
     if args.records:
         records = list(args.records)[:args.limit] if args.limit else list(args.records)

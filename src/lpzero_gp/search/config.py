@@ -100,17 +100,44 @@ class SearchConfig:
     def validate(self, where: str = "search config") -> None:
         def bad(key, why):
             raise ConfigError(f"{where}: {key} = {getattr(self, key)!r}: {why}")
-        for key in ("generations", "elitism", "subsets", "variation_retries"):
-            if int(getattr(self, key)) < 0:
+        from ..spaces import SPACE_NAMES
+        for key in ("space", "language", "statistic"):
+            if not isinstance(getattr(self, key), str):
+                bad(key, "must be text")
+        if self.space not in SPACE_NAMES:
+            bad("space", f"unknown space; known spaces: {', '.join(SPACE_NAMES)}")
+        if not self.language:
+            bad("language", "must name a primitive set: default, lpzero, or a TOML file")
+        for key in ("generations", "population", "seed", "tournament_size", "elitism",
+                    "hall_of_fame", "variation_retries", "subsets", "probes", "eval_threads",
+                    "workers", "split_seed"):
+            value = getattr(self, key)
+            if key == "split_seed" and value is None:
+                continue
+            if not _is_int(value):
+                bad(key, "must be a whole number")
+        for key in ("generations", "elitism", "subsets", "variation_retries", "seed"):
+            if getattr(self, key) < 0:
                 bad(key, "must be >= 0")
+        if self.split_seed is not None and self.split_seed < 0:
+            bad("split_seed", "must be >= 0")
+        for key in ("seed", "split_seed"):
+            if (getattr(self, key) or 0) >= 2**63:
+                bad(key, "must be < 2**63")
         for key in ("population", "tournament_size", "hall_of_fame", "probes", "eval_threads",
                     "workers"):
-            if int(getattr(self, key)) < 1:
+            if getattr(self, key) < 1:
                 bad(key, "must be >= 1")
         if self.population < 2:
             bad("population", "must be >= 2")
         if self.elitism >= self.population:
             bad("elitism", "must be smaller than the population")
+        for key in ("unique_offspring", "absolute", "rps"):
+            if not isinstance(getattr(self, key), bool):
+                bad(key, "must be true or false")
+        for key in ("crossover_prob", "mutation_prob", "subset_fraction"):
+            if not _is_number(getattr(self, key)):
+                bad(key, "must be a number")
         for key in ("crossover_prob", "mutation_prob"):
             if not 0.0 <= float(getattr(self, key)) <= 1.0:
                 bad(key, "must be a probability")
@@ -130,8 +157,8 @@ class SearchConfig:
             for name, w in weights.items():
                 if name not in known:
                     bad(key, f"unknown operator {name!r}; known: {', '.join(known)}")
-                if not float(w) >= 0.0:
-                    bad(key, f"weight of {name!r} must be >= 0")
+                if not _is_number(w) or not w >= 0.0:
+                    bad(key, f"weight of {name!r} must be a finite number >= 0")
             if sum(float(w) for w in weights.values()) <= 0.0:
                 bad(key, "weights must not all be 0")
 
@@ -148,13 +175,28 @@ class SearchConfig:
         return [k for k in mine if k not in self.RESUMABLE_CHANGES and mine[k] != theirs[k]]
 
 
+def _is_int(value) -> bool:
+    """A whole number given as one (not ``True``, not ``6.7``, not ``"6"``)."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _is_number(value) -> bool:
+    """A finite real number (not ``True``, not text)."""
+    if not isinstance(value, numbers.Real) or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an integer too large for a float
+        return False
+
+
 def split_fractions_problem(fractions) -> str | None:
     """Why ``fractions`` is not a valid [search, validation, test] (``None`` when it is)."""
     if (isinstance(fractions, (str, bytes, Mapping))
             or not isinstance(fractions, (list, tuple)) or len(fractions) != 3):
         return "must be three numbers [search, validation, test]"
-    if any(isinstance(f, bool) or not isinstance(f, numbers.Real) for f in fractions):
-        return "must be three numbers [search, validation, test]"
+    if not all(_is_number(f) for f in fractions):
+        return "must be three finite numbers [search, validation, test]"
     if not all(math.isfinite(f) and f > 0 for f in fractions):
         return "each fraction must be > 0: every split must hold records"
     if abs(math.fsum(fractions) - 1.0) > 1e-9:
@@ -170,6 +212,25 @@ class RecordSelection:
     benchmark: str | None = None
     ids: list[str] | None = None
     limit: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.benchmark is not None and (not isinstance(self.benchmark, str)
+                                           or not self.benchmark):
+            raise ConfigError(f"benchmark = {self.benchmark!r}: must be the path of a "
+                              f"benchmark file or folder")
+        if self.limit is not None and (not _is_int(self.limit) or self.limit < 1):
+            raise ConfigError(f"limit = {self.limit!r}: must be a whole number >= 1")
+        if self.ids is not None:
+            if isinstance(self.ids, (str, bytes, Mapping)) or not isinstance(
+                    self.ids, (list, tuple)) or not self.ids:
+                raise ConfigError(f"ids = {self.ids!r}: must be a non-empty list of record ids")
+            seen = set()
+            for rid in self.ids:
+                if isinstance(rid, bool) or not isinstance(rid, (str, numbers.Integral)):
+                    raise ConfigError(f"ids: {rid!r} is not a record id (text or a number)")
+                if str(rid) in seen:
+                    raise ConfigError(f"ids: record id {str(rid)!r} is given twice")
+                seen.add(str(rid))
 
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -194,20 +255,34 @@ _TABLES = {"search": SearchConfig, "capture": CaptureSettings, "records": Record
 def read_config_file(path: str | os.PathLike) -> dict:
     """A config file (TOML, or JSON by its suffix) as a dict of tables."""
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"config file {path} does not exist")
-    text = path.read_text(encoding="utf-8")
+    try:
+        if path.is_dir():
+            raise ConfigError(f"config file {path} is a folder; give a TOML (or JSON) file")
+        if not path.is_file():
+            raise ConfigError(f"config file {path} does not exist")
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"config file {path} is not UTF-8 text; give a TOML (or JSON) "
+                          f"file") from None
+    except OSError as exc:
+        raise ConfigError(f"config file {path} cannot be read ({exc.strerror})") from None
     if path.suffix.lower() == ".json":
         try:
-            return json.loads(text)
-        except json.JSONDecodeError as exc:
+            data = json.loads(text)
+        except (json.JSONDecodeError, RecursionError) as exc:
             raise ConfigError(f"{path}: not valid JSON: {exc}") from None
-    if _toml is None:
-        raise ConfigError(f"{path}: reading TOML needs Python >= 3.11 or the tomli package")
-    try:
-        return _toml.loads(text)
-    except _toml.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    else:
+        if _toml is None:
+            raise ConfigError(f"{path}: reading TOML needs Python >= 3.11 or the tomli package")
+        try:
+            data = _toml.loads(text)
+        except (_toml.TOMLDecodeError, RecursionError) as exc:
+            raise ConfigError(f"{path}: not valid TOML: {' '.join(str(exc).split())}") \
+                from None
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{path}: must hold tables [search], [capture], [records], not "
+                          f"{type(data).__name__}")
+    return data
 
 
 def _build(cls, values: Mapping[str, Any], where: str):
@@ -220,9 +295,12 @@ def _build(cls, values: Mapping[str, Any], where: str):
                               f"{', '.join(sorted(known))}")
     try:
         return cls(**values)
-    except ConfigError:
-        raise
-    except (TypeError, ValueError) as exc:
+    except ConfigError as exc:
+        if str(exc).startswith(where):
+            raise
+        text = str(exc).removeprefix("search config: ")
+        raise ConfigError(f"{where}: {text}") from None
+    except (TypeError, ValueError, OverflowError) as exc:
         raise ConfigError(f"{where}: {exc}") from None
 
 
@@ -247,6 +325,9 @@ def load_spec(config: str | os.PathLike | Mapping | RunSpec | None = None,
         if name not in _TABLES:
             raise ConfigError(f"{where}: unknown table [{name}]; known tables: "
                               f"{', '.join(_TABLES)}")
+        if tables[name] is not None and not isinstance(tables[name], Mapping):
+            raise ConfigError(f"{where}: [{name}] must be a table of key = value, not "
+                              f"{tables[name]!r}")
     merged = {name: dict(tables.get(name) or {}) for name in _TABLES}
     for name, values in (overrides or {}).items():
         merged[name].update({k: v for k, v in values.items() if v is not None})

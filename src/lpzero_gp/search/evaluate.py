@@ -10,6 +10,7 @@ on how many threads computed it).
 from __future__ import annotations
 
 import math
+import signal
 import multiprocessing
 import time
 from dataclasses import asdict, dataclass, field
@@ -149,6 +150,10 @@ def _install(spec: EvaluatorSpec) -> None:
 
 
 def _init_worker(spec: EvaluatorSpec) -> None:
+    # Ctrl-C reaches the whole process group: the main process alone handles it (quietly),
+    # and ends the workers
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the pool's terminate() ends it quietly
     torch.set_num_threads(spec.eval_threads)
     _install(spec)
 
@@ -185,7 +190,9 @@ class EvaluationPool:
                                   initargs=(self.spec,))
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is not None and self._pool is not None:  # interrupted: stop at once
+            self._pool.terminate()
         self.close()
 
     def close(self) -> None:

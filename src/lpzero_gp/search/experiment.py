@@ -11,18 +11,31 @@ run's ``found.json`` next to the script (unless ``--no-copy``).
 from __future__ import annotations
 
 import argparse
-import shutil
 from pathlib import Path
+
+from ..errors import (EXIT_STATUS_TEXT, OneLineParser, OutputError, nonnegative_int,
+                      positive_int, run_command)
+from ..fileio import write_bytes
 
 
 def main(config: Path, argv: list[str] | None = None) -> int:
+    """Run the experiment of ``config`` with the command line ``argv``; returns the exit
+    status. Mistakes end in one line ``run.py: error: ...`` and the statuses of
+    :mod:`lpzero_gp.errors`, as ``lpzero-gp`` does."""
+    return run_command("run.py", _main, config, argv)
+
+
+def _main(config: Path, argv: list[str] | None) -> int:
     folder = Path(config).resolve().parent
-    parser = argparse.ArgumentParser(description=f"the {folder.name} proxy search")
+    parser = OneLineParser(prog="run.py", description=f"the {folder.name} proxy search",
+                           epilog=EXIT_STATUS_TEXT,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default=f"runs/{folder.name}", help="results folder")
-    parser.add_argument("--workers", type=int)
-    parser.add_argument("--generations", type=int)
-    parser.add_argument("--population", type=int)
-    parser.add_argument("--limit", type=int, help="only the first N records (a quick try)")
+    parser.add_argument("--workers", type=positive_int)
+    parser.add_argument("--generations", type=nonnegative_int)
+    parser.add_argument("--population", type=positive_int)
+    parser.add_argument("--limit", type=positive_int,
+                        help="only the first N records (a quick try)")
     parser.add_argument("--resume", action="store_true", help="continue a killed run")
     parser.add_argument("--no-copy", action="store_true",
                         help=f"do not copy found.json into {folder}")
@@ -35,6 +48,10 @@ def main(config: Path, argv: list[str] | None = None) -> int:
                     records=args.limit, resume=args.resume, progress=not args.quiet)
     print(result.summary())
     if not args.no_copy:
-        shutil.copyfile(result.out / "found.json", folder / "found.json")
+        try:
+            write_bytes(folder / "found.json", (result.out / "found.json").read_bytes())
+        except OSError as exc:
+            raise OutputError(f"cannot copy {result.out / 'found.json'} to {folder} "
+                              f"({exc.strerror}); the results are in {result.out}") from None
         print(f"copied {result.out / 'found.json'} to {folder / 'found.json'}")
     return 0

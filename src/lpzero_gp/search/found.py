@@ -17,7 +17,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from ..errors import LpzeroError
+from ..errors import FormulaError, RecordError
 from ..language import Proxy
 from .results import figures_on
 from .split import SPLIT_NAMES
@@ -62,7 +62,7 @@ def _splits_of(data: Mapping, source: str) -> dict[str, list[str]] | None:
         return None
     if not isinstance(splits, Mapping) or set(splits) != set(SPLIT_NAMES) or not all(
             isinstance(ids, list) for ids in splits.values()):
-        raise LpzeroError(f"{source}: provenance.splits must map {', '.join(SPLIT_NAMES)} to "
+        raise FormulaError(f"{source}: provenance.splits must map {', '.join(SPLIT_NAMES)} to "
                           f"lists of record ids")
     return {name: [str(i) for i in splits[name]] for name in SPLIT_NAMES}
 
@@ -75,7 +75,7 @@ def read_found(path: str | os.PathLike) -> FoundProxy:
     data = json.loads(path.read_text())
     provenance = data.get("provenance")
     if provenance is not None and not isinstance(provenance, Mapping):
-        raise LpzeroError(f"{path}: 'provenance' must be an object")
+        raise FormulaError(f"{path}: 'provenance' must be an object")
     return FoundProxy(path=path, proxy=proxy, splits=_splits_of(data, str(path)),
                       split_figures=data.get("split_figures"), provenance=provenance,
                       statistic=data.get("statistic", "spearman"),
@@ -92,7 +92,7 @@ def split_positions(splits: Mapping[str, Sequence[str]], record_ids: Sequence[st
     if missing:
         listed = "; ".join(f"{name}: {', '.join(ids)}" for name, ids in missing.items())
         count = sum(len(ids) for ids in missing.values())
-        raise LpzeroError(f"{count} record(s) of the proxy's splits are not in {source} "
+        raise RecordError(f"{count} record(s) of the proxy's splits are not in {source} "
                           f"({listed}); evaluate it on the benchmark it was searched on")
     return {name: [where[rid] for rid in ids] for name, ids in splits.items()}
 

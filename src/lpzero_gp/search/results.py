@@ -27,9 +27,7 @@ import csv
 import io
 import json
 import math
-import os
 import platform
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping, Sequence
@@ -163,18 +161,9 @@ def _json_ready(value):
 
 
 def write_text(path: Path, text: str) -> Path:
-    """Write ``text`` atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+    """Write ``text`` atomically (:func:`lpzero_gp.fileio.write_text`)."""
+    from ..fileio import write_text as _write
+    return _write(path, text)
 
 
 def write_json(path: Path, data) -> Path:

@@ -61,7 +61,8 @@ def get_space(name: str) -> Space:
         else:
             ep = _entry_points().get(name)
             if ep is None:
-                raise ValueError(f"unknown space {name!r}; known spaces: "
+                from ..errors import UsageError
+                raise UsageError(f"unknown space {name!r}; known spaces: "
                                  f"{', '.join(space_names())}")
             register_space(ep.load())
         if name not in _REGISTRY:
