@@ -72,7 +72,7 @@ def collect_inputs(space, records: Sequence[Record], settings: CaptureSettings |
     if cache is not False and not isinstance(cache, CaptureCache):
         cache = CaptureCache(cache)
     stats = stats if stats is not None else CollectStats()
-    fingerprint = text_fingerprint(settings.text_path)
+    fingerprint = text_fingerprint(settings.text_path, data_dir)
     batch = None
     collected = []
     bar = tqdm(records, desc=f"capture {space.name}", unit="arch", disable=not progress)
