@@ -48,14 +48,14 @@ def make_space_batch(space, settings: CaptureSettings, data_dir=None) -> dict:
                          f"--batch-size, --text)") from None
 
 
-def check_text_file(path: str | os.PathLike | None) -> str:
+def check_text_file(path: str | os.PathLike | None, data_dir=None) -> str:
     """The fingerprint of the batch text (:func:`~lpzero_gp.text.text_fingerprint`); a
     :class:`DataFileError` naming ``--text`` when the file is missing, a folder, unreadable
     or not UTF-8."""
     try:
         if path is not None and os.path.isdir(path):
             raise DataFileError(f"--text {path} is a folder; give a UTF-8 text file")
-        return text_fingerprint(path)
+        return text_fingerprint(path, data_dir)
     except FileNotFoundError:
         raise MissingFileError(f"--text {path}: no such file; give a UTF-8 text file") from None
     except UnicodeDecodeError as exc:
@@ -102,7 +102,7 @@ def collect_inputs(space, records: Sequence[Record], settings: CaptureSettings |
     if not records:
         raise UsageError("no records to capture: the benchmark (or the --records / --limit "
                          "chosen) holds none")
-    fingerprint = check_text_file(settings.text_path)
+    fingerprint = check_text_file(settings.text_path, data_dir)
     if cache:
         cache.remove_stale(space.name)
     batch = None

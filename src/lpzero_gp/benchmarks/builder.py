@@ -63,9 +63,9 @@ class TrainSettings:
         return 0.5 * self.lr * (1 + math.cos(math.pi * min(1.0, progress)))
 
 
-def corpus_sha256(text_path: str | os.PathLike | None) -> str:
+def corpus_sha256(text_path: str | os.PathLike | None, data_dir=None) -> str:
     from ..text import english_text
-    return hashlib.sha256(english_text(text_path).encode()).hexdigest()
+    return hashlib.sha256(english_text(text_path, data_dir).encode()).hexdigest()
 
 
 def _streams(space, settings: TrainSettings, data_dir) -> tuple[torch.Tensor, torch.Tensor]:
@@ -182,7 +182,7 @@ def build(plan: BuildPlan, out: str | os.PathLike, data_dir=None, device="cpu",
     done = _done(out)
     todo = [(a, s) for a in plan.archs for s in plan.seeds
             if (arch_id(a), str(s)) not in done]
-    corpus = corpus_sha256(plan.settings.text_path)
+    corpus = corpus_sha256(plan.settings.text_path, data_dir)
     train_tokens, passes = epochs(space, plan.settings, data_dir)
     if passes > 1:
         import warnings

