@@ -234,16 +234,35 @@ def _train_job(job) -> dict:
 
 
 def seed_agreement(records: Iterable) -> dict:
-    """Kendall tau and Spearman rho between the labels of two seeds, over the records that
-    have both (the ceiling any proxy figure on a built benchmark should be read against)."""
+    """How reproducible the labels are: the ceiling any proxy figure on a built benchmark
+    should be read against. Over the records that have every seed of the first record:
+    Kendall tau and Spearman rho between the two first seeds (in seed order) (``kendall_tau``, ``spearman_rho``),
+    their means over every pair of seeds (``pairs_*``), and with four or more seeds the
+    split-half agreement of the mean of the first half of the seeds with that of the second
+    (``split_half_*``: how well a label averaged over half the seeds is reproduced)."""
+    import itertools
+
+    import numpy as np
     from scipy.stats import kendalltau, spearmanr
-    pairs = []
-    for r in records:
-        losses = list(r.extra.get("seed_losses", {}).values())
-        if len(losses) >= 2:
-            pairs.append(losses[:2])
-    if len(pairs) < 3:
-        return {"kendall_tau": None, "spearman_rho": None, "n": len(pairs)}
-    a, b = zip(*pairs)
-    return {"kendall_tau": float(kendalltau(a, b)[0]), "spearman_rho": float(spearmanr(a, b)[0]),
-            "n": len(pairs)}
+    records = [r for r in records if len(r.extra.get("seed_losses", {})) >= 2]
+    out = {"kendall_tau": None, "spearman_rho": None, "n": len(records), "n_seeds": 0}
+    if len(records) < 3:
+        return out
+    seeds = sorted(records[0].extra["seed_losses"],
+                   key=lambda s: (0, int(s)) if str(s).lstrip("-").isdigit() else (1, str(s)))
+    records = [r for r in records if all(s in r.extra["seed_losses"] for s in seeds)]
+    m = np.array([[r.extra["seed_losses"][s] for s in seeds] for r in records])
+    out.update(n=len(records), n_seeds=len(seeds),
+               kendall_tau=float(kendalltau(m[:, 0], m[:, 1])[0]),
+               spearman_rho=float(spearmanr(m[:, 0], m[:, 1])[0]))
+    pairs = list(itertools.combinations(range(len(seeds)), 2))
+    out["pairs_kendall_tau"] = float(np.mean([kendalltau(m[:, a], m[:, b])[0]
+                                              for a, b in pairs]))
+    out["pairs_spearman_rho"] = float(np.mean([spearmanr(m[:, a], m[:, b])[0]
+                                               for a, b in pairs]))
+    if len(seeds) >= 4:
+        half = len(seeds) // 2
+        a, b = m[:, :half].mean(1), m[:, half:2 * half].mean(1)
+        out["split_half_kendall_tau"] = float(kendalltau(a, b)[0])
+        out["split_half_spearman_rho"] = float(spearmanr(a, b)[0])
+    return out

@@ -84,7 +84,13 @@ def cmd_build_benchmark(args) -> int:
     agree = seed_agreement(bench.records)
     print(f"{path}: {len(bench)} architectures; seed-vs-seed Kendall tau "
           f"{_f(agree['kendall_tau'])}, Spearman rho {_f(agree['spearman_rho'])} "
-          f"(n = {agree['n']})")
+          f"(n = {agree['n']})"
+          + (f"; mean over the {agree['n_seeds']} seeds' pairs: tau "
+             f"{_f(agree['pairs_kendall_tau'])}, rho {_f(agree['pairs_spearman_rho'])}"
+             if agree.get("n_seeds", 0) > 2 else "")
+          + (f"; split-half: tau {_f(agree['split_half_kendall_tau'])}, rho "
+             f"{_f(agree['split_half_spearman_rho'])}" if "split_half_kendall_tau" in agree
+             else ""))
     return 0
 
 
