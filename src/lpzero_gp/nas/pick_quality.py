@@ -51,7 +51,7 @@ def pick_quality(quality: np.ndarray, sizes: np.ndarray, scorers: Mapping[str, t
     ``quality`` (n,) higher is better; ``sizes`` (n,) parameter counts; ``scorers``: name ->
     (kind, scores (n,)) with kind ``found``, ``published`` or ``descriptor``; a ``random``
     scorer is added. Per budget the pool holds ``min(pool, max(min_pool, eligible // 2))``
-    records, so that pools differ between draws.
+    records, so that pools differ between draws, and top-k uses ``k = min(top_k, pool // 3)``.
     """
     quality = np.asarray(quality, dtype=np.float64)
     sizes = np.asarray(sizes, dtype=np.float64)
@@ -67,6 +67,7 @@ def pick_quality(quality: np.ndarray, sizes: np.ndarray, scorers: Mapping[str, t
             budgets.append({"quantile": q, "budget": budget, "eligible": int(len(eligible)),
                             "pool": None, "reason": "too few records within the budget"})
             continue
+        k = min(top_k, max(1, size // 3))  # top-k of a pool barely larger than k says nothing
         top1 = {n: np.empty(draws) for n in names}
         topk = {n: np.empty(draws) for n in names}
         pct = {n: np.empty(draws) for n in names}
@@ -76,7 +77,7 @@ def pick_quality(quality: np.ndarray, sizes: np.ndarray, scorers: Mapping[str, t
             tiebreak = rng.random(size)
             for n in names:
                 scores = rng.random(size) if n == "random" else np.asarray(scorers[n][1])[idx]
-                chosen = pick(scores, tiebreak, max(1, top_k))
+                chosen = pick(scores, tiebreak, k)
                 top1[n][d] = regret(qual, chosen[:1])
                 topk[n][d] = regret(qual, chosen)
                 pct[n][d] = percentile(qual, int(chosen[0]))
@@ -91,7 +92,7 @@ def pick_quality(quality: np.ndarray, sizes: np.ndarray, scorers: Mapping[str, t
                 row["regret_minus_best_descriptor"] = _summary(top1[n] - top1[best])
             rows.append(row)
         budgets.append({"quantile": q, "budget": budget, "eligible": int(len(eligible)),
-                        "pool": size, "best_descriptor": best, "rows": rows})
+                        "pool": size, "top_k": k, "best_descriptor": best, "rows": rows})
     return {"n_records": int(len(quality)), "draws": draws, "top_k": top_k, "seed": seed,
             "budgets": budgets}
 
@@ -114,7 +115,7 @@ def markdown(result: dict, label_unit: str = "") -> str:
             continue
         out += [head + f"; pools of {b['pool']}, {result['draws']} draws; best descriptor "
                 f"by regret: {b['best_descriptor']})", "",
-                f"| scorer | kind | regret top-1{label_unit} | regret top-{result['top_k']} | "
+                f"| scorer | kind | regret top-1{label_unit} | regret top-{b['top_k']} | "
                 f"percentile top-1 | regret − best descriptor |", "|---|---|---|---|---|---|"]
         for r in b["rows"]:
             diff = r.get("regret_minus_best_descriptor")
