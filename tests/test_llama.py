@@ -232,3 +232,16 @@ def test_evaluate_and_baselines_on_llama(built, tmp_path, capsys):
     assert rows["hand:jacobian_score"]["n"] == 0
     assert "no position-embedding table" in json.dumps(details)
     assert "published:lpzero" not in rows  # LPZero published no LLaMA formula
+
+
+def test_supernet_from_a_local_checkpoint(tmp_path):
+    source = _with_lora(build_supernet(SUPER, seed=4))
+    source.save_pretrained(tmp_path / "ckpt")
+    loaded = build_supernet(SUPER, seed=99, checkpoint=tmp_path / "ckpt")
+    for (name, a), b in zip(source.state_dict().items(), loaded.state_dict().values()):
+        assert torch.equal(a, b), name
+    with pytest.raises(ConfigError, match="no safetensors checkpoint"):
+        build_supernet(SUPER, checkpoint=tmp_path / "missing")
+    other = LlamaArch(64, (4, 4), (160, 160), head_dim=16)
+    with pytest.raises(ConfigError, match="does not match"):
+        build_supernet(other, checkpoint=tmp_path / "ckpt")
