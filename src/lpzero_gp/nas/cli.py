@@ -9,6 +9,28 @@ from ..errors import LpzeroError
 
 def add_commands(subparsers) -> None:
     from ..spaces import space_names
+    p = subparsers.add_parser("nas", help="pick architectures under a budget with a proxy")
+    p.add_argument("--space", required=True, choices=space_names())
+    p.add_argument("--proxy", required=True, help="a formula, a found.json, or "
+                   "published:lpzero")
+    p.add_argument("--language", help="primitive set of a formula string")
+    p.add_argument("--budget", action="append", required=True, metavar="EXPR",
+                   help="params<=N or flops<=N (repeatable)")
+    p.add_argument("--strategy", choices=("random", "evolution"), default="random")
+    p.add_argument("--samples", type=int, default=64, help="candidates to score")
+    p.add_argument("--population", type=int, default=16, help="evolution's population")
+    p.add_argument("--preset", help="the space's ranges to sample (default: its first)")
+    p.add_argument("--benchmark", help="score this benchmark's records instead of samples "
+                   "(nothing is trained)")
+    p.add_argument("--top", type=int, default=5)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", help="output folder (default: runs/nas-SPACE-seedN)")
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--seq-len", type=int)
+    p.add_argument("--data-dir")
+    p.add_argument("--cache-dir")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=cmd_nas)
     p = subparsers.add_parser("pick-quality", help="how good the architecture a proxy picks "
                               "under a parameter budget is, against descriptors (test split)")
     p.add_argument("--space", required=True, choices=space_names())
@@ -19,6 +41,45 @@ def add_commands(subparsers) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", help="output folder (default: the --found folder)")
     p.set_defaults(func=cmd_pick_quality)
+
+
+def cmd_nas(args) -> int:
+    from ..cache import CaptureSettings
+    from ..cli import load_proxy
+    from ..spaces import get_space
+    from .report import write_outputs
+    from .search import Budget, NasRun, proxy_scorer
+    for name in ("samples", "top", "batch_size", "population"):
+        if getattr(args, name) < 1:
+            raise LpzeroError(f"--{name.replace('_', '-')} must be at least 1")
+    space = get_space(args.space)
+    budgets = [Budget.parse(b) for b in args.budget]
+    proxy = load_proxy(args.proxy, args.language, args.space)
+    lower = args.proxy.startswith("published:") and space.published_proxy().lower_is_better
+    settings = CaptureSettings(batch_size=args.batch_size, seq_len=args.seq_len,
+                               seed=0).resolved(space)
+    pool = None
+    if args.benchmark:
+        pool = list(space.load_benchmark(args.benchmark, data_dir=args.data_dir).records)
+    out = Path(args.out or f"runs/nas-{args.space}-seed{args.seed}")
+    run = NasRun(space, proxy_scorer(space, proxy, settings, cache=args.cache_dir,
+                                     data_dir=args.data_dir, progress=not args.json,
+                                     lower_is_better=lower),
+                 budgets, strategy=args.strategy, samples=args.samples,
+                 population=args.population, seed=args.seed, preset=args.preset, pool=pool,
+                 seq_len=settings.seq_len, out=out).run()
+    summary = write_outputs(run, out, args.top, proxy=str(proxy))
+    if args.json:
+        print(json.dumps(summary, indent=1))
+    else:
+        print(f"{len(run.scored)} candidates scored within {', '.join(map(str, budgets))} "
+              f"({run.rejected} rejected over budget before any model was built); top "
+              f"{args.top} by the proxy:")
+        for i, row in enumerate(summary["top"], 1):
+            print(f"  {i}. {row['id']}  score {row['score']:.6g}  params {row['params']:.4g}  "
+                  f"{json.dumps(row['arch'])}")
+        print(f"wrote {out}/candidates.csv, candidates.json, picks.json, nas.png")
+    return 0
 
 
 def cmd_pick_quality(args) -> int:

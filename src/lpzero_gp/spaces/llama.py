@@ -618,6 +618,9 @@ class LlamaSpace(Space):
     def position_embedding(self, model):
         return None  # rotary positions: no table
 
+    def flops_per_token(self, arch, seq_len: int | None = None) -> int:
+        return flops_per_token(_arch_of(arch), seq_len or self.default_seq_len)
+
     def example(self, data_dir=None) -> LlamaArch:
         return LlamaArch(64, (2, 4), (128, 96), head_dim=16)
 
