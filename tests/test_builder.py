@@ -103,3 +103,18 @@ def test_committed_benchmark_loads_and_states_its_ceiling():
     assert all(len(r.extra["seed_losses"]) == 4 for r in bench)
     agree = seed_agreement(bench.records)
     assert agree["n"] == 100 and 0.3 < agree["kendall_tau"] < 0.9
+
+
+def test_gpt2_builds_a_benchmark_too(tmp_path):
+    from lpzero_gp.benchmarks.builder import BuildPlan, build
+    gpt2 = get_space("gpt2")
+    arch = gpt2.sample("small", 1, sample_seed=0)[0]
+    data = gpt2.arch_to_dict(arch)
+    assert gpt2.arch_from_dict(data) == arch
+    settings = TrainSettings(steps=4, batch_size=2, seq_len=16, val_batches=1, warmup=1)
+    path = build(BuildPlan("gpt2", [data], seeds=(0,), settings=settings),
+                 tmp_path / "b.jsonl", progress=False)
+    bench = gpt2.load_benchmark(path)
+    line = json.loads(path.read_text())
+    assert len(bench) == 1 and bench[0].config == arch and bench[0].label == line["val_loss"]["4"]
+    assert line["params"]["total"] == sum(p.numel() for p in gpt2.build(arch).parameters())

@@ -155,8 +155,7 @@ def _done(path: Path) -> set[tuple[str, str]]:
 
 
 def _canonical(space, arch: dict) -> dict:
-    config = space.arch_from_dict(arch)
-    return config.to_dict() if hasattr(config, "to_dict") else arch
+    return space.arch_to_dict(space.arch_from_dict(arch))
 
 
 def _versions() -> dict:

@@ -62,7 +62,8 @@ def cmd_build_benchmark(args) -> int:
     out.mkdir(parents=True, exist_ok=True)
     settings = TrainSettings(steps=args.steps, batch_size=args.batch_size, seq_len=args.seq_len,
                              lr=args.lr, text_path=args.text)
-    archs = [a.to_dict() for a in space.sample(args.preset, args.archs, args.sample_seed)]
+    archs = [space.arch_to_dict(a)
+             for a in space.sample(args.preset, args.archs, args.sample_seed)]
     record = {"space": space.name, "preset": args.preset, "archs": args.archs,
               "seeds": args.seeds, "sample_seed": args.sample_seed, "steps": args.steps,
               "batch_size": args.batch_size, "seq_len": args.seq_len, "lr": args.lr,

@@ -8,9 +8,9 @@ from pathlib import Path
 from ..fileio import write_text
 
 
-def _row(r: dict) -> dict:
+def _row(r: dict, space) -> dict:
     rec = r["record"]
-    arch = rec.config.to_dict() if hasattr(rec.config, "to_dict") else repr(rec.config)
+    arch = space.arch_to_dict(rec.config)
     row = {"id": rec.id, "score": r["score"], "params": r["params"], "flops": r["flops"],
            "arch": arch}
     if rec.label == rec.label:  # a benchmark record: keep its label
@@ -22,7 +22,7 @@ def write_outputs(run, out: Path, top: int, proxy: str = "") -> dict:
     """Write ``candidates.csv``, ``candidates.json``, ``picks.json`` and ``nas.png`` under
     ``out``; returns the summary (``picks``: the chosen ids in order)."""
     out.mkdir(parents=True, exist_ok=True)
-    rows = [_row(r) for r in run.ranked()]
+    rows = [_row(r, run.space) for r in run.ranked()]
     picks = rows[:top]
     summary = {"space": run.space.name, "proxy": proxy, "strategy": run.strategy,
                "budgets": [str(b) for b in run.budgets], "seed": run.seed,

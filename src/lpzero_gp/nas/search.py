@@ -81,7 +81,7 @@ def within(budgets: Sequence[Budget], cost: dict) -> bool:
 
 def _record(space, arch) -> Record:
     from ..benchmarks.built import arch_id
-    data = arch.to_dict() if hasattr(arch, "to_dict") else arch
+    data = space.arch_to_dict(arch)
     return Record(f"{space.name}-nas", arch_id(data), arch, math.nan, True, {})
 
 
@@ -223,7 +223,8 @@ class NasRun:
                 "budgets": [str(b) for b in self.budgets], "generation": self.generation,
                 "rejected": self.rejected, "parents": self.parents,
                 "rng": _rng_state(self.rng),
-                "scored": [{"id": r["record"].id, "arch": _arch_json(r["record"].config),
+                "scored": [{"id": r["record"].id,
+                            "arch": self.space.arch_to_dict(r["record"].config),
                             "score": r["score"], "params": r["params"], "flops": r["flops"]}
                            for r in self.scored.values()]}
 
@@ -262,10 +263,6 @@ def _tournament(scores: list[float], k: int, size: int, rng: random.Random) -> l
 
 def _finite(x: float) -> float:
     return x if math.isfinite(x) else -math.inf
-
-
-def _arch_json(arch):
-    return arch.to_dict() if hasattr(arch, "to_dict") else arch
 
 
 def _rng_state(rng: random.Random):

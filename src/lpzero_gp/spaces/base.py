@@ -155,6 +155,14 @@ class Space(abc.ABC):
         """``n`` distinct architectures drawn from ``preset``'s ranges."""
         raise NotImplementedError(f"the {self.name} space declares no presets to sample from")
 
+    def arch_to_dict(self, arch) -> dict:
+        """An architecture config as a JSON object (the inverse of :meth:`arch_from_dict`)."""
+        if hasattr(arch, "to_dict"):
+            return arch.to_dict()
+        import dataclasses
+        return {k: list(v) if isinstance(v, tuple) else v
+                for k, v in dataclasses.asdict(arch).items()}
+
     def parameter_counts(self, arch) -> dict[str, int]:
         """Parameter counts of an architecture (default: ``total`` of a meta-device build)."""
         model = self.build(arch, device="meta")

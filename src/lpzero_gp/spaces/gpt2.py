@@ -298,6 +298,15 @@ class GPT2Space(Space):
         source="LPZero's stored per-record scores"),)
 
     def load_benchmark(self, path=None, data_dir=None):
+        """LTS's published folder (default), or a benchmark built by training (a JSONL file, or
+        a folder holding ``benchmark.jsonl``)."""
+        if path is not None:
+            from pathlib import Path
+            built = Path(path) / "benchmark.jsonl" if Path(path).is_dir() else Path(path)
+            if built.suffix == ".jsonl":
+                from ..benchmarks import built as built_format
+                return built_format.load(built, space=self.name,
+                                         arch_from_dict=config_from_dict)
         return lts.load(path, data_dir=data_dir)
 
     def build(self, record_or_config, variant=None, seed=0, **options):
@@ -310,6 +319,56 @@ class GPT2Space(Space):
 
     def descriptors(self, record):
         return descriptors(record)
+
+    presets = ("small",)  # see PRESETS
+
+    def sample(self, preset, n, sample_seed):
+        return sample_archs(preset, n, sample_seed)
+
+    def arch_from_dict(self, data):
+        return config_from_dict(data)
+
+    def parameter_counts(self, arch):
+        return parameter_counts(build(_config_of(arch), device="meta"))
+
+
+# LTS's cutoffs (GPT-2's BPE: 50,264 tokens with Archai's padding) and a small CPU-sized range
+LTS_CUTOFFS = (19997, 39997, 50264)
+PRESETS = {"small": {"n_layer": (1, 4), "d_model": (64, 128, 192, 256), "n_head": (2, 4, 8),
+                     "d_inner_ratio": (1.0, 4.0), "tgt_len": 192}}
+
+
+def sample_archs(preset: str, n: int, sample_seed: int) -> list[LtsConfig]:
+    """``n`` distinct ``hf_gpt2_flex`` architectures of ``preset`` (per-layer heads and inner
+    widths; embedding width d_model, one vocabulary table with LTS's cutoffs, tied softmax)."""
+    import random
+    if preset not in PRESETS:
+        raise ValueError(f"unknown gpt2 preset {preset!r}; known: {', '.join(PRESETS)}")
+    p, rng, out = PRESETS[preset], random.Random(int(sample_seed)), []
+    while len(out) < n:
+        n_layer = rng.randint(*p["n_layer"])
+        d_model = rng.choice(p["d_model"])
+        heads = tuple(rng.choice([h for h in p["n_head"] if d_model % h == 0])
+                      for _ in range(n_layer))
+        inner = tuple(int(round(d_model * rng.uniform(*p["d_inner_ratio"]) / 8) * 8)
+                      for _ in range(n_layer))
+        config = LtsConfig(n_layer, d_model, heads, inner, d_model, 1, LTS_CUTOFFS,
+                           LTS_CUTOFFS[-1], p["tgt_len"], True, (True,) * len(LTS_CUTOFFS))
+        if config not in out:
+            out.append(config)
+    return out
+
+
+def config_from_dict(data: dict) -> LtsConfig:
+    from ..errors import ConfigError
+    known = set(LtsConfig.__dataclass_fields__)
+    if not isinstance(data, dict) or set(data) - known:
+        raise ConfigError(f"a gpt2 architecture is an object with keys {sorted(known)}, got "
+                          f"{data!r}")
+    try:
+        return LtsConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+    except TypeError as exc:
+        raise ConfigError(f"gpt2 architecture {data}: {exc}") from None
 
 
 SPACE = register_space(GPT2Space())
