@@ -33,14 +33,14 @@ from ..errors import OutputError, UsageError, positive_int
 
 
 class _HandDesignedNames:
-    """The choices of ``--proxies``: :data:`.zero_cost.HAND_DESIGNED_NAMES`, imported (with
+    """The choices of ``--proxies``: :data:`.hand_designed.HAND_DESIGNED`, imported (with
     torch) only when an argument is checked or the choices are listed, not to build the parser
     for ``lpzero-gp --help``."""
 
     @staticmethod
     def _names() -> tuple[str, ...]:
-        from .zero_cost import HAND_DESIGNED_NAMES
-        return tuple(HAND_DESIGNED_NAMES)
+        from .hand_designed import HAND_DESIGNED
+        return tuple(HAND_DESIGNED)
 
     def __contains__(self, name) -> bool:
         return name in self._names()

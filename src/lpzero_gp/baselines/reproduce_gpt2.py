@@ -76,8 +76,8 @@ from ..benchmarks import lts
 from ..data import LPZERO_LTS_SCORES, ensure_file, lpzero_lts_scores_relpath
 from ..errors import DataFileError
 from .reproduce import finite_correlation
-from .zero_cost import (GradientPass, ProxyUndefinedError, ProxyValue, _guard,
-                        compute_hand_designed, n_params)
+from .hand_designed import (GradientPass, ProxyUndefinedError, ProxyValue, _guard,
+                            compute_hand_designed, n_params)
 
 LPZERO_DROPOUT = 0.1  # the LTS configs' ``dropout`` (residual), on because of train mode
 LPZERO_DEFS_VERSION = 1  # bump when a definition below changes (part of the cache key)
