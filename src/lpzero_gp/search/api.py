@@ -317,7 +317,7 @@ def finish(out: Path, evolution: Evolution, bank, split: Split, space, bench,
 
 
 def _rule_names(cfg: SearchConfig) -> list[str]:
-    from ..rps import rule_names
+    from .rps import rule_names
     return rule_names(cfg.absolute)
 
 
