@@ -20,7 +20,7 @@ from lpzero_gp.cache import CaptureCache, CaptureSettings, entry_key
 from lpzero_gp.capture import capture_inputs
 from lpzero_gp.collect import make_space_batch
 from lpzero_gp.spaces import get_space
-from lpzero_gp.text import text_fingerprint
+from lpzero_gp.corpus import text_fingerprint
 
 
 def pick_records(space, bench, n: int):

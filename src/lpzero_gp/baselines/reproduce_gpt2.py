@@ -412,7 +412,7 @@ def _scores(space, records, settings, kind: str, dropout: float, names, cache, d
     from tqdm.auto import tqdm
 
     from ..collect import make_space_batch
-    from ..text import text_fingerprint
+    from ..corpus import text_fingerprint
     from .score_cache import ScoreCache, score_key
     from .table import hand_designed_scores
     if kind == "ours" and dropout == 0:

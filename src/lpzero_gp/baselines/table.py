@@ -68,7 +68,7 @@ def hand_designed_scores(space, records: Sequence[Record], settings, names=None,
     or ``False`` for none.
     """
     from ..collect import make_space_batch
-    from ..text import text_fingerprint
+    from ..corpus import text_fingerprint
     settings = settings.resolved(space)
     names = list(HAND_DESIGNED if names is None else names)
     store = None if cache is False else ScoreCache(

@@ -90,7 +90,7 @@ class Space(abc.ABC):
       read by hand-designed proxies that linearise or count normalisation.
     - ``head_attributes``: attribute names that hold a mixer's head count.
     - ``published``: proxies a paper published for this space.
-    - ``tokenizer``: the name of its tokenizer in :data:`lpzero_gp.text.TOKENIZERS`.
+    - ``tokenizer``: the name of its tokenizer in :data:`lpzero_gp.corpus.TOKENIZERS`.
     - :meth:`arch_from_dict` / :meth:`parameter_counts`: architectures as JSON objects (needed
       to build a benchmark by training, :mod:`lpzero_gp.benchmarks.builder`); ``presets`` and
       :meth:`sample`: declared ranges to draw architectures from.
