@@ -2,7 +2,7 @@
 
 A *space* is one subclass of :class:`Space` in one module (or package), registered with
 :func:`lpzero_gp.spaces.register_space` or through the ``lpzero_gp.spaces`` entry-point group.
-Everything else in lpzero-gp (the command line, capture, the baselines, the text module, the
+Everything else in lpzero-gp (the command line, capture, the baselines, the corpus module, the
 cache) reads a space only through this class.
 
 A *proxy model* (what :meth:`Space.build` returns) is an ``nn.Module`` with
