@@ -1,6 +1,6 @@
 """``lpzero-gp --help`` and ``lpzero-gp show`` start without torch, scipy or the search: what a
 fresh process has imported when the command returns (the start-up time itself is measured by
-``benchmarks/bench_startup.py``, never asserted here)."""
+``bench/bench_startup.py``, never asserted here)."""
 from __future__ import annotations
 
 import json

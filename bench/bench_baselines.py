@@ -1,6 +1,6 @@
 """Cost of the hand-designed proxies per pass group, to size a full baselines run.
 
-    python benchmarks/bench_baselines.py [--space flexibert] [--records 3] [--batch-size 16]
+    python bench/bench_baselines.py [--space flexibert] [--records 3] [--batch-size 16]
 
 For a few architectures spread over the range of sizes, prints the seconds of: one model build,
 the shared gradient pass with its readers (SNIP, Fisher, grad-norm, Jacobians, NAS-Bench-BERT

@@ -1,6 +1,6 @@
 """Capture cost against one plain forward+backward of the same model, cache size, reload time.
 
-    python benchmarks/bench_capture.py [--space flexibert] [--repeats 3] [--batch-size 16]
+    python bench/bench_capture.py [--space flexibert] [--repeats 3] [--batch-size 16]
 
 For a few architectures of different sizes, prints the median over ``--repeats`` of: one
 plain forward+backward (``loss.backward()``), one capture (forward with hooks, backward with
