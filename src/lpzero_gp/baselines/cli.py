@@ -128,7 +128,7 @@ def add_commands(subparsers, add_capture_options) -> None:
 
 
 def cmd_baselines(args) -> int:
-    from ..cli import records_from_args, settings_from_args
+    from ..cli.options import records_from_args, settings_from_args
     if args.reproduce and args.supervised:
         raise UsageError("--reproduce and --supervised are separate commands; give one")
     if args.supervised:
@@ -184,7 +184,7 @@ def cmd_baselines(args) -> int:
 
 def _cmd_supervised(args) -> int:
     """``--supervised``: the cross-validated gradient-boosting reference (uses the labels)."""
-    from ..cli import records_from_args
+    from ..cli.options import records_from_args
     from .supervised import supervised_reference
     target = Path(args.out or f"supervised_reference-{args.space}.json")
     _check_out(target, folder=False)
