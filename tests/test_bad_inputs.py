@@ -678,7 +678,7 @@ def test_errors_subclass_the_matching_builtin():
 
 
 def test_internal_error_is_one_line_with_status_70(monkeypatch, capsys):
-    from lpzero_gp import cli
+    from lpzero_gp.cli import show as cli
 
     def broken(args):
         raise RuntimeError("boom\nsecond line")
@@ -693,7 +693,7 @@ def test_internal_error_is_one_line_with_status_70(monkeypatch, capsys):
 
 
 def test_keyboard_interrupt_is_quiet_with_status_130(monkeypatch, capsys):
-    from lpzero_gp import cli
+    from lpzero_gp.cli import show as cli
 
     def interrupted(args):
         raise KeyboardInterrupt

@@ -9,14 +9,15 @@ import pytest
 import torch
 from scipy import stats
 
-from lpzero_gp.baselines import zero_cost
+from lpzero_gp.baselines import hand_designed
 from lpzero_gp.baselines.descriptors import descriptor_scores
 from lpzero_gp.baselines.in_language import (IN_LANGUAGE, evaluate_in_language,
                                              layer_weight_count, published_proxy)
 from lpzero_gp.baselines.reproduce import read_published
 from lpzero_gp.baselines.structure import ForwardRecorder
-from lpzero_gp.baselines.zero_cost import (HAND_DESIGNED_NAMES, ProxyUndefinedError,
-                                           compute_hand_designed)
+from lpzero_gp.baselines.hand_designed import (HAND_DESIGNED, HAND_DESIGNED_NAMES,
+                                               ProxyUndefinedError, compute_hand_designed)
+from lpzero_gp.baselines.hand_designed.passes import synflow as synflow_module
 from lpzero_gp.cache import CaptureSettings
 from lpzero_gp.collect import collect_inputs, make_space_batch
 from lpzero_gp.spaces import get_space
@@ -87,9 +88,9 @@ def test_single_proxy_functions_match_the_shared_computation(flexibert):
     batch = space.make_batch(seed=1, objective="mlm", **SMALL)
     model = space.build(record, "trained", seed=1)
     shared = compute_hand_designed(model, batch, "mlm", ["snip", "head_importance", "synflow"])
-    assert zero_cost.snip(model, batch, "mlm") == shared["snip"].value
-    assert zero_cost.head_importance(model, batch, "mlm") == shared["head_importance"].value
-    assert zero_cost.synflow(model, batch) == shared["synflow"].value
+    assert hand_designed.snip(model, batch, "mlm") == shared["snip"].value
+    assert hand_designed.head_importance(model, batch, "mlm") == shared["head_importance"].value
+    assert hand_designed.synflow(model, batch) == shared["synflow"].value
     other_seed = compute_hand_designed(space.build(record, "trained", seed=2), batch, "mlm",
                                        ["snip"])["snip"].value
     assert other_seed != shared["snip"].value  # the seed matters, so determinism means something
@@ -107,7 +108,7 @@ def test_attention_confidence_is_undefined_without_attention(flexibert):
     assert "attention" in values["attention_confidence"].reason
     assert values["head_softmax_confidence"].valid  # LT mixing maps count, as in the reference
     with pytest.raises(ProxyUndefinedError, match="attention"):
-        zero_cost.attention_confidence(model, batch, "mlm")
+        hand_designed.attention_confidence(model, batch, "mlm")
 
 
 def test_structure_finds_the_reference_modules(flexibert):
@@ -141,9 +142,9 @@ def test_synflow_rescaling_is_exact_on_a_homogeneous_model(flexibert, monkeypatc
     record = bench.by_id("70")
     model = space.build(record, "trained", seed=0)
     batch = space.make_batch(seed=0, objective="sum", **SMALL)
-    low = zero_cost.synflow_pass(model, batch)
-    monkeypatch.setattr(zero_cost, "SYNFLOW_LEVEL", zero_cost.SYNFLOW_LEVEL / 3)
-    high = zero_cost.synflow_pass(model, batch)
+    low = hand_designed.synflow_pass(model, batch)
+    monkeypatch.setattr(synflow_module, "SYNFLOW_LEVEL", synflow_module.SYNFLOW_LEVEL / 3)
+    high = hand_designed.synflow_pass(model, batch)
     assert low.log_scale != high.log_scale
     assert low.log_synflow() == pytest.approx(high.log_synflow(), rel=1e-7)
     assert low.logsynflow() == pytest.approx(high.logsynflow(), rel=1e-7)
@@ -156,7 +157,7 @@ def test_parameter_counts_equal_the_published_and_closed_forms(flexibert, gpt2, 
     for record in records:
         meta = space.build(record, "reference", device="meta")
         expected = published[record.id]["Number of Parameters"]
-        assert zero_cost.n_params(meta) == expected == reference_parameter_count(record)
+        assert hand_designed.n_params(meta) == expected == reference_parameter_count(record)
     descriptors = descriptor_scores(space, records)
     assert list(descriptors["n_params_reference"]) == [
         published[r.id]["Number of Parameters"] for r in records]
@@ -169,8 +170,8 @@ def test_parameter_counts_equal_the_published_and_closed_forms(flexibert, gpt2, 
     gdesc = descriptor_scores(gspace, grecords)
     for i, record in enumerate(grecords):
         meta = gspace.build(record, device="meta")
-        assert zero_cost.n_params_nonembedding(meta) == record.extra["params"]["nonembedding"]
-        assert zero_cost.n_params(meta) == record.extra["params"]["total"]
+        assert hand_designed.n_params_nonembedding(meta) == record.extra["params"]["nonembedding"]
+        assert hand_designed.n_params(meta) == record.extra["params"]["total"]
         assert gdesc["n_params_nonembedding"][i] == record.extra["params"]["nonembedding"]
         assert gdesc["layers_x_dmodel2"][i] == record.config.n_layer * record.config.d_model ** 2
 
@@ -203,3 +204,46 @@ def test_in_language_versions_agree_with_the_direct_ones(flexibert):
     np.testing.assert_array_equal(lang["layer_weights"].scores, direct["layer_weight_count"])
     published = evaluate_in_language(bank, [published_proxy("flexibert")])["lpzero_published"]
     assert published.valid and np.isfinite(published.scores).all()
+
+
+def test_a_proxy_is_one_decorated_function_and_each_pass_runs_once(gpt2, monkeypatch):
+    """Registering a proxy with ``@hand_designed`` is all it takes for compute_hand_designed
+    (and the tables, and ``--proxies``) to compute it; a pass runs once for all its proxies."""
+    from lpzero_gp.baselines.hand_designed import hand_designed as register, passes, unregister
+    space, bench = gpt2
+    record = bench.by_id("config_11_j5")
+    batch = space.make_batch(seed=0, objective="clm", **SMALL)
+    model = space.build(record, "lts", seed=0)
+    runs = []
+    real = passes.PASSES["gradient"]
+    monkeypatch.setitem(passes.PASSES, "gradient",
+                        lambda *args: runs.append(1) or real(*args))
+
+    @register("toy_grad_sum", label="Toy", source="this test", needs="gradient")
+    def toy_grad_sum(p: passes.GradientPass) -> float:
+        return float(sum(p.grad(w).double().abs().sum() for ws in p.weights for w in ws))
+
+    @register("toy_depth", label="Toy depth", source="this test", needs="static")
+    def toy_depth(p: passes.StaticPass) -> float:
+        return float(len(p.model.proxy_layers()))
+
+    try:
+        assert "toy_grad_sum" in HAND_DESIGNED and "toy_depth" in hand_designed.HAND_DESIGNED_NAMES
+        values = compute_hand_designed(model, batch, "clm", ["toy_grad_sum", "snip", "toy_depth"])
+        assert runs == [1]  # one gradient pass for the toy proxy and snip
+        assert list(values) == ["toy_grad_sum", "snip", "toy_depth"]
+        assert values["toy_grad_sum"].valid and values["toy_grad_sum"].value > 0
+        assert values["toy_depth"].value == len(model.proxy_layers())
+        assert values["snip"].value == compute_hand_designed(model, batch, "clm",
+                                                             ["snip"])["snip"].value
+        assert toy_depth(model, batch, "clm") == values["toy_depth"].value  # one-model function
+        with pytest.raises(ValueError, match="already registered"):
+            register("toy_depth", label="again", source="", needs="static")(lambda p: 0.0)
+    finally:
+        unregister("toy_grad_sum")
+        unregister("toy_depth")
+    assert "toy_grad_sum" not in HAND_DESIGNED
+    with pytest.raises(ValueError, match="unknown hand-designed"):
+        compute_hand_designed(model, batch, "clm", ["toy_depth"])
+    with pytest.raises(ValueError, match="unknown pass"):
+        register("toy_bad", label="", source="", needs="hessian")

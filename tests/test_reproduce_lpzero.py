@@ -16,7 +16,8 @@ from lpzero_gp.baselines.reproduce_gpt2 import (OUR_NAMES, REFERENCE, STORED, ST
                                                 jacobian_cosine_statistic, lpzero_definitions,
                                                 lpzero_grasp, read_lts_scores,
                                                 residual_dropout, seeded, stored_scores)
-from lpzero_gp.baselines.zero_cost import HAND_DESIGNED, _grasp_value, compute_hand_designed
+from lpzero_gp.baselines.hand_designed import HAND_DESIGNED, compute_hand_designed
+from lpzero_gp.baselines.hand_designed.saliency import _grasp_value
 from lpzero_gp.benchmarks import lts
 from lpzero_gp.errors import DataFileError
 from lpzero_gp.spaces import get_space

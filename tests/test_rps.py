@@ -6,7 +6,7 @@ import pytest
 import torch
 from deap import gp
 
-from lpzero_gp import rps
+from lpzero_gp.search import rps
 from lpzero_gp.cache import CaptureSettings
 from lpzero_gp.collect import collect_inputs
 from lpzero_gp.language import (LPZERO_FLEXIBERT_PROXY, LPZERO_GPT2_PROXY, REGISTRY,
@@ -293,7 +293,7 @@ def test_counts_accumulate_per_rule(probe_bank):
 def test_a_count_of_a_constant_is_not_pruned_as_constant():
     # t_sum of exp(W - W) is the element count of each matrix: it depends on the architecture
     from lpzero_gp.language import Proxy
-    from lpzero_gp.rps import ConstantSubtree, TreeView
+    from lpzero_gp.search.rps import ConstantSubtree, TreeView
     proxy = Proxy.parse("layer_sum(pool_sum(t_sum(exp(sub(W, W)))))")
     assert ConstantSubtree().fires(TreeView(proxy.tree, proxy.language.inputs)) is None
     proxy = Proxy.parse("layer_mean(pool_mean(t_mean(exp(sub(W, W)))))")

@@ -149,3 +149,28 @@ def test_git_commit_of_a_checkout_else_none(tmp_path, monkeypatch):
         raise FileNotFoundError("git")
     monkeypatch.setattr(subprocess, "run", no_git)
     assert provenance.git_commit(repo) is None
+
+
+def test_search_keywords_are_the_config_tables_keys():
+    """search() takes every key of the [search] and [capture] tables as a keyword (capture's
+    seed as capture_seed), from one list derived from the dataclasses."""
+    import dataclasses
+    import inspect
+
+    from lpzero_gp import run_search
+    from lpzero_gp.cache import CaptureSettings
+    from lpzero_gp.search import search
+    from lpzero_gp.search.config import setting_keywords, spec_with
+    assert run_search is search
+    keywords = setting_keywords()
+    assert {f.name for f in dataclasses.fields(SearchConfig)} <= set(keywords)
+    assert {f.name for f in dataclasses.fields(CaptureSettings)} - {"seed"} <= set(keywords)
+    assert set(keywords) <= set(inspect.signature(search).parameters)
+    spec = spec_with({"search": {"population": 30}}, dict(
+        space="gpt2", tournament_size=5, capture_seed=4, batch_size=2, records=["a", "b"],
+        generations=None))
+    assert (spec.search.space, spec.search.population, spec.search.tournament_size,
+            spec.search.generations) == ("gpt2", 30, 5, SearchConfig().generations)
+    assert (spec.capture.seed, spec.capture.batch_size, spec.records.ids) == (4, 2, ["a", "b"])
+    with pytest.raises(TypeError, match="unknown search setting 'batch'"):
+        search("flexibert", batch=2)

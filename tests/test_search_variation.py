@@ -152,3 +152,21 @@ def test_invalid_loses_to_any_valid_and_parsimony_breaks_ties():
     assert poor.fitness > bad.fitness
     assert small.fitness > big.fitness
     assert sorted([bad, big, poor, small], key=ind_mod.sort_key) == [small, big, poor, bad]
+
+
+def test_tournament_selection_draws_from_the_runs_generator_as_deap_did():
+    """The run's own generator, seeded with the seed, gives DEAP's global-random tournaments,
+    and the global ``random`` is left alone."""
+    import types
+
+    from deap import tools
+
+    from lpzero_gp.search.loop import select_tournament
+    population = [types.SimpleNamespace(fitness=f) for f in (0.3, 0.1, 0.9, 0.5, 0.7, 0.2)]
+    random.seed(7)
+    expected = tools.selTournament(population, 8, tournsize=3)
+    random.seed(99)
+    before = random.getstate()
+    got = select_tournament(population, 8, 3, random.Random(7))
+    assert [id(x) for x in got] == [id(x) for x in expected]
+    assert random.getstate() == before

@@ -12,7 +12,7 @@ from lpzero_gp.bank import INPUT_NAMES, MODEL_LAYER
 from lpzero_gp.cache import code_fingerprint
 from lpzero_gp.capture import capture_inputs
 from lpzero_gp.spaces import Space, get_space, register_space, space_names
-from lpzero_gp.text import TOKENIZERS
+from lpzero_gp.corpus import TOKENIZERS
 
 NAMES = space_names()
 

@@ -1,6 +1,6 @@
 """``lpzero-gp --help`` and ``lpzero-gp show`` start without torch, scipy or the search: what a
 fresh process has imported when the command returns (the start-up time itself is measured by
-``benchmarks/bench_startup.py``, never asserted here)."""
+``bench/bench_startup.py``, never asserted here)."""
 from __future__ import annotations
 
 import json
@@ -27,7 +27,7 @@ print(json.dumps({"status": status, "modules": sorted(sys.modules)}), file=sys.s
 """
 
 HEAVY = ("torch", "scipy", "sklearn", "transformers", "lpzero_gp.search.api",
-         "lpzero_gp.search.loop", "lpzero_gp.baselines.zero_cost", "lpzero_gp.capture")
+         "lpzero_gp.search.loop", "lpzero_gp.baselines.hand_designed", "lpzero_gp.capture")
 
 
 def _imported(*args: str) -> tuple[int, list[str], str]:

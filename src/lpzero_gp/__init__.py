@@ -8,16 +8,17 @@ The Python API in one screen::
     bank = collect_inputs(space, bench.records[:20], CaptureSettings(batch_size=4))
     proxy = Proxy.parse("layer_mean(pool_mean(t_mean(square(H))))", "default")
     proxy.evaluate(bank)                               # scores, validity, reason
-    result = lpzero_gp.search(space="flexibert", generations=5, population=20)
+    result = lpzero_gp.run_search(space="flexibert", generations=5, population=20)
 
-``lpzero_gp.search`` is a callable package: calling it runs :func:`lpzero_gp.search.api.search`.
+``lpzero_gp.run_search`` is :func:`lpzero_gp.search.search` (the package
+:mod:`lpzero_gp.search` holds the search's modules).
 """
 from __future__ import annotations
 
 __version__ = "0.1.0"
 
 __all__ = ["__version__", "get_space", "CaptureSettings", "collect_inputs", "Proxy",
-           "load_language", "search"]
+           "load_language", "run_search"]
 
 
 def __getattr__(name):
@@ -31,9 +32,9 @@ def __getattr__(name):
     if name == "collect_inputs":
         from .collect import collect_inputs
         return collect_inputs
-    if name == "search":  # a callable package: lpzero_gp.search(...) runs a search
-        import importlib
-        return importlib.import_module(f"{__name__}.search")
+    if name == "run_search":
+        from .search.api import search
+        return search
     if name in ("Proxy", "load_language"):
         from . import language
         return getattr(language, name)

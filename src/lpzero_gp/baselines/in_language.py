@@ -2,7 +2,7 @@
 
 Writing a literature proxy as a formula documents what the language can say and tests it: the
 formula, evaluated on captured inputs (:class:`~lpzero_gp.bank.InputBank`), must agree with the
-direct computation in :mod:`lpzero_gp.baselines.zero_cost` on the same model and batch.
+direct computation in :mod:`lpzero_gp.baselines.hand_designed` on the same model and batch.
 
 - ``snip`` = ``layer_sum(pool_sum(t_sum(abs(mul(W, G)))))``: SNIP over each layer's weight
   matrices. The bank keeps whole rows of each (W, G) pair at the same positions and ``t_sum``

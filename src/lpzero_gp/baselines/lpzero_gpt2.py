@@ -39,7 +39,7 @@ from ..collect import make_space_batch
 from ..data import ensure_file
 from ..errors import DataFileError
 from ..metrics import correlations
-from ..text import text_fingerprint
+from ..corpus import text_fingerprint
 
 STORED = "lpzero-published/lts_scores/lpzero_scores_seed_1111.yaml"
 

@@ -76,8 +76,8 @@ from ..benchmarks import lts
 from ..data import LPZERO_LTS_SCORES, ensure_file, lpzero_lts_scores_relpath
 from ..errors import DataFileError
 from .reproduce import finite_correlation
-from .zero_cost import (GradientPass, ProxyUndefinedError, ProxyValue, _guard,
-                        compute_hand_designed, n_params)
+from .hand_designed import (GradientPass, ProxyUndefinedError, ProxyValue, _guard,
+                            compute_hand_designed, n_params)
 
 LPZERO_DROPOUT = 0.1  # the LTS configs' ``dropout`` (residual), on because of train mode
 LPZERO_DEFS_VERSION = 1  # bump when a definition below changes (part of the cache key)
@@ -412,7 +412,7 @@ def _scores(space, records, settings, kind: str, dropout: float, names, cache, d
     from tqdm.auto import tqdm
 
     from ..collect import make_space_batch
-    from ..text import text_fingerprint
+    from ..corpus import text_fingerprint
     from .score_cache import ScoreCache, score_key
     from .table import hand_designed_scores
     if kind == "ours" and dropout == 0:

@@ -37,7 +37,7 @@ from ..metrics import (MetricInputError, bootstrap_ci, correlations, paired_boot
 from .descriptors import depth_groups, descriptor_label, descriptor_scores
 from .in_language import IN_LANGUAGE, published_proxy
 from .score_cache import SCORES_VERSION, ScoreCache, score_key
-from .zero_cost import HAND_DESIGNED, HAND_DESIGNED_NAMES, ProxyValue, compute_hand_designed
+from .hand_designed import HAND_DESIGNED, ProxyValue, compute_hand_designed
 
 TOP_FRACTIONS = (0.1, 0.3, 0.5)
 
@@ -68,9 +68,9 @@ def hand_designed_scores(space, records: Sequence[Record], settings, names=None,
     or ``False`` for none.
     """
     from ..collect import make_space_batch
-    from ..text import text_fingerprint
+    from ..corpus import text_fingerprint
     settings = settings.resolved(space)
-    names = list(HAND_DESIGNED_NAMES if names is None else names)
+    names = list(HAND_DESIGNED if names is None else names)
     store = None if cache is False else ScoreCache(
         score_key(space.name, settings, text_fingerprint(settings.text_path)), cache)
     if reuse is not None and store is not None:
@@ -155,7 +155,7 @@ def collect_columns(space, bench, settings, hand_designed=None, in_language=None
     ids = [r.id for r in records]
     columns = [ScoreColumn(f"descriptor:{n}", descriptor_label(n), "descriptor", s)
                for n, s in descriptor_scores(space, records).items()]
-    hd = HAND_DESIGNED_NAMES if hand_designed is None else hand_designed
+    hd = tuple(HAND_DESIGNED) if hand_designed is None else hand_designed
     if hd:
         for n, (scores, reasons) in hand_designed_scores(space, records, settings, hd,
                                                          score_cache, data_dir, progress,

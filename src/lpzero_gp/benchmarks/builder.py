@@ -64,12 +64,12 @@ class TrainSettings:
 
 
 def corpus_sha256(text_path: str | os.PathLike | None, data_dir=None) -> str:
-    from ..text import english_text
+    from ..corpus import english_text
     return hashlib.sha256(english_text(text_path, data_dir).encode()).hexdigest()
 
 
 def _streams(space, settings: TrainSettings, data_dir) -> tuple[torch.Tensor, torch.Tensor]:
-    from ..text import _token_stream
+    from ..corpus import _token_stream
     stream = _token_stream(space.tokenizer, None if data_dir is None else str(data_dir),
                            settings.text_path)
     cut = int(stream.numel() * (1 - VAL_FRACTION))

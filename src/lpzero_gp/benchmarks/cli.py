@@ -54,7 +54,7 @@ def cmd_build_benchmark(args) -> int:
     if args.preset not in space.presets:
         raise LpzeroError(f"space {space.name!r} has no preset {args.preset!r}; presets: "
                           f"{', '.join(space.presets) or 'none'}")
-    from ..text import CORPORA, is_corpus_name
+    from ..corpus import CORPORA, is_corpus_name
     if args.text and not (Path(args.text).is_file() or is_corpus_name(args.text)):
         raise LpzeroError(f"--text {args.text}: no such file, and not a corpus name "
                           f"({', '.join(CORPORA)})")

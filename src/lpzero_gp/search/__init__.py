@@ -1,13 +1,10 @@
-"""Genetic-programming search for zero-cost proxies (see :func:`lpzero_gp.search.api.search`).
-
-The package itself is callable: ``lpzero_gp.search(...)`` is :func:`search`, while its
-modules stay reachable as ``lpzero_gp.search.api``, ``lpzero_gp.search.loop`` and so on.
+"""Genetic-programming search for zero-cost proxies: :func:`lpzero_gp.search.search` (also
+``lpzero_gp.run_search``), defined in :mod:`.api`; the loop in :mod:`.loop`, variation in
+:mod:`.variation`, the Rule-based Pruning Strategy in :mod:`.rps`.
 """
 from __future__ import annotations
 
 import importlib
-import sys
-import types
 
 __all__ = ["search", "SearchConfig", "RunSpec", "RecordSelection", "load_spec", "SearchResult",
            "ablate_rps"]
@@ -29,14 +26,3 @@ def ablate_rps(*args, **kwargs):
     """See :func:`lpzero_gp.search.ablation.ablate_rps`."""
     from .ablation import ablate_rps as run
     return run(*args, **kwargs)
-
-
-class _CallableModule(types.ModuleType):
-    """``lpzero_gp.search(...)`` calls :func:`search`."""
-
-    def __call__(self, *args, **kwargs):
-        from .api import search
-        return search(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule

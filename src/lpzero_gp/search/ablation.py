@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .api import search
-from .config import load_spec
+from .config import setting_keywords, spec_with
 from .results import SearchResult, write_json, write_text
 
 ARMS = (("with_rps", True), ("without_rps", False))
@@ -71,9 +71,10 @@ def ablate_rps(space: str | None = None, config=None, *, out: str | os.PathLike 
     if "rps" in kwargs or "resume" in kwargs:
         raise TypeError("ablate_rps sets rps itself and does not resume")
     if out is None:
-        cfg = load_spec(config).search
-        seed = kwargs.get("seed", cfg.seed)
-        out = Path("runs") / f"ablate-rps-{space or cfg.space}-seed{seed}"
+        known = setting_keywords()
+        cfg = spec_with(config, {k: v for k, v in {**kwargs, "space": space}.items()
+                                 if k in known}).search
+        out = Path("runs") / f"ablate-rps-{cfg.space}-seed{cfg.seed}"
     out = Path(out)
     results = {}
     for arm, enabled in ARMS:

@@ -11,11 +11,10 @@ Example (a small search on 12 records with small batches)::
 """
 from __future__ import annotations
 
-import dataclasses
 import os
 import warnings
 from pathlib import Path
-from typing import Callable, Mapping, Sequence
+from typing import Callable, Mapping
 
 import numpy as np
 
@@ -26,7 +25,7 @@ from ..fileio import remove_stale_temporaries
 from ..language import Proxy, load_language
 from ..seeding import seed_everything
 from .checkpoint import CHECKPOINT_NAME, SearchState, load_checkpoint
-from .config import RunSpec, SearchConfig, load_spec
+from .config import RunSpec, SearchConfig, load_spec, setting_keywords, spec_with
 from .evaluate import EvaluationPool, EvaluatorSpec
 from .loop import Evolution
 from .provenance import git_commit, provenance
@@ -42,44 +41,34 @@ def default_out(config: SearchConfig) -> Path:
 
 
 def search(space: str | None = None, config: str | os.PathLike | Mapping | RunSpec | None = None,
-           *, generations: int | None = None, population: int | None = None,
-           seed: int | None = None, workers: int | None = None,
-           out: str | os.PathLike | None = None, records: int | Sequence[str] | None = None,
-           benchmark: str | None = None, language: str | None = None,
-           split_fractions: Sequence[float] | None = None, statistic: str | None = None,
-           rps: bool | None = None, capture: CaptureSettings | Mapping | None = None,
-           batch_size: int | None = None, seq_len: int | None = None,
-           max_elements: int | None = None, objective: str | None = None,
-           variant: str | None = None, capture_seed: int | None = None,
-           text_path: str | None = None, storage_dtype: str | None = None,
+           *, out: str | os.PathLike | None = None,
            cache: CaptureCache | str | os.PathLike | bool | None = None,
            data_dir: str | os.PathLike | None = None, resume: bool = False,
            progress: bool = True,
-           on_checkpoint: Callable[[SearchState], None] | None = None) -> SearchResult:
+           on_checkpoint: Callable[[SearchState], None] | None = None,
+           **settings) -> SearchResult:
     """Search the proxy language for the formula that ranks the space's architectures best.
 
-    Settings come from ``config`` (a TOML/JSON file, a dict of ``search``/``capture``/
-    ``records`` tables, or a flat dict of search keys), then the keyword arguments (``None``:
-    keep the config's value). ``records``: the first N records (an int) or a list of ids
-    (default: all). ``split_fractions``: [search, validation, test] shares of each depth. ``capture``: capture settings (a :class:`CaptureSettings` or dict); the
-    keywords ``batch_size``, ``seq_len``, ``max_elements``, ``objective``, ``variant``,
-    ``capture_seed``, ``text_path``, ``storage_dtype`` override single fields. ``cache``: the
-    capture cache (a folder, a :class:`CaptureCache`, ``None`` for the default, ``False`` for
-    none). ``resume``: continue the run in ``out`` from its last checkpoint (generations and
-    workers may change; anything else must match). ``on_checkpoint(state)`` is called after
-    each generation's checkpoint.
+    Settings come from ``config`` (a :class:`RunSpec`, a TOML/JSON file, a dict of
+    ``search``/``capture``/``records`` tables, or a flat dict of search keys), then the keyword
+    ``settings`` (``None``: keep the config's value): any key of
+    :class:`~lpzero_gp.search.config.SearchConfig` (``generations``, ``population``, ``seed``,
+    ``workers``, ``language``, ``split_fractions``, ``statistic``, ``rps``, ...), any key of
+    :class:`~lpzero_gp.cache.CaptureSettings` (``batch_size``, ``seq_len``, ``max_elements``,
+    ``objective``, ``variant``, ``text_path``, ``storage_dtype``, ...; its ``seed`` is
+    ``capture_seed``), ``capture`` (a whole :class:`CaptureSettings` or dict), ``benchmark``
+    and ``records`` (the first N records, an int, or a list of ids; default: all); see
+    :func:`~lpzero_gp.search.config.setting_keywords`. ``split_fractions``: [search,
+    validation, test] shares of each depth. ``cache``: the capture cache (a folder, a
+    :class:`CaptureCache`, ``None`` for the default, ``False`` for none). ``resume``: continue
+    the run in ``out`` from its last checkpoint (generations and workers may change; anything
+    else must match). ``on_checkpoint(state)`` is called after each generation's checkpoint.
 
     Returns a :class:`SearchResult`; every file is written to ``out``
     (default :func:`default_out`).
     """
-    overrides = dict(space=space, generations=generations, population=population, seed=seed,
-                     workers=workers, records=records, benchmark=benchmark, language=language,
-                     split_fractions=split_fractions, statistic=statistic, rps=rps,
-                     capture=capture, batch_size=batch_size, seq_len=seq_len,
-                     max_elements=max_elements, objective=objective, variant=variant,
-                     capture_seed=capture_seed, text_path=text_path,
-                     storage_dtype=storage_dtype)
-    spec = _make_spec(config, **overrides)
+    overrides = dict(settings, space=space)
+    spec = spec_with(config, overrides)
     if out is None:
         out = default_out(spec.search)
     out = Path(out)
@@ -191,34 +180,6 @@ def weight_sizes(bank) -> np.ndarray | None:
         return None
 
 
-def _make_spec(config, *, space, generations, population, seed, workers, records, benchmark,
-               language, split_fractions, statistic, rps, capture, batch_size, seq_len,
-               max_elements, objective, variant, capture_seed, text_path,
-               storage_dtype) -> RunSpec:
-    capture_over = {}
-    if capture is not None:
-        capture_over = (dataclasses.asdict(capture) if isinstance(capture, CaptureSettings)
-                        else dict(capture))
-    capture_over.update({k: v for k, v in dict(
-        batch_size=batch_size, seq_len=seq_len, max_elements=max_elements, objective=objective,
-        variant=variant, seed=capture_seed, text_path=text_path,
-        storage_dtype=storage_dtype).items() if v is not None})
-    record_over = {"benchmark": benchmark}
-    if isinstance(records, int) and not isinstance(records, bool):
-        record_over.update(limit=records, ids=None)
-    elif records is not None:
-        record_over.update(ids=[str(r) for r in records], limit=None)
-    search_over = dict(space=space, generations=generations, population=population,
-                       seed=seed, workers=workers, language=language,
-                       split_fractions=split_fractions, statistic=statistic, rps=rps)
-    spec = load_spec(config, {"search": search_over, "capture": capture_over,
-                              "records": record_over})
-    if records is not None:  # an explicit choice replaces the config's other one
-        spec.records.limit = record_over.get("limit")
-        spec.records.ids = record_over.get("ids")
-    return spec
-
-
 def _resumed_spec(out: Path, state: SearchState, given: RunSpec | None,
                   overrides: dict) -> RunSpec:
     """The settings of a resumed run: the checkpoint's, with a new ``generations`` and
@@ -229,7 +190,7 @@ def _resumed_spec(out: Path, state: SearchState, given: RunSpec | None,
     except ConfigError as exc:
         raise ConfigError(f"{out}: the checkpoint's settings cannot be resumed by this version "
                           f"of lpzero-gp: {exc}") from None
-    candidate = given if given is not None else _make_spec(saved, **overrides)
+    candidate = given if given is not None else spec_with(saved, overrides)
     changed = saved.search.differences(candidate.search)
     changed += [f"capture.{k}" for k, v in saved.capture.as_dict().items()
                 if candidate.capture.as_dict()[k] is not None
@@ -317,7 +278,7 @@ def finish(out: Path, evolution: Evolution, bank, split: Split, space, bench,
 
 
 def _rule_names(cfg: SearchConfig) -> list[str]:
-    from ..rps import rule_names
+    from .rps import rule_names
     return rule_names(cfg.absolute)
 
 
@@ -329,5 +290,19 @@ def _load_config(out: Path) -> dict:
     import json
     return json.loads((out / "config.json").read_text())
 
+
+def _signature():
+    """search()'s signature for help() and editors: its own parameters, then every setting
+    keyword (:func:`~.config.setting_keywords`), keyword-only with default ``None``."""
+    import inspect
+    own = inspect.signature(search)
+    params = [p for p in own.parameters.values() if p.kind is not p.VAR_KEYWORD]
+    taken = {p.name for p in params}
+    params += [inspect.Parameter(k, inspect.Parameter.KEYWORD_ONLY, default=None)
+               for k in setting_keywords() if k not in taken]
+    return own.replace(parameters=params)
+
+
+search.__signature__ = _signature()
 
 __all__ = ["search", "default_out", "finish"]

@@ -2,8 +2,8 @@
 
 A checkpoint holds formula *texts* (the population and the hall of fame, in order), the memo
 of every formula evaluated so far (by canonical text), the log, the RPS counts and both random
-generators' states (Python's global ``random``, which DEAP's selection uses, and the search's
-own ``random.Random`` for variation). Resuming from it continues exactly as the uninterrupted
+generators' states (the search's own ``random.Random`` for tournament selection, in the field
+``global_random``, named for where selection drew from before, and the one for variation). Resuming from it continues exactly as the uninterrupted
 run would have.
 """
 from __future__ import annotations
@@ -31,7 +31,7 @@ class SearchState:
     memo: dict[str, dict]
     log: list[dict]
     rps_counts: dict[str, int]
-    global_random: tuple
+    global_random: tuple  # tournament selection's generator (see the module docstring)
     variation_random: tuple
     elapsed: float
     record_ids: list[str] = field(default_factory=list)

@@ -21,6 +21,7 @@ from typing import Any, Mapping
 
 from ..cache import CaptureSettings
 from ..errors import ConfigError
+from .variation import CROSSOVER_OPERATORS, MUTATION_OPERATORS
 
 try:
     import tomllib as _toml
@@ -30,8 +31,9 @@ except ModuleNotFoundError:  # Python 3.10
     except ModuleNotFoundError:
         _toml = None
 
-CROSSOVERS = ("subtree", "branch", "uniform")
-MUTATIONS = ("point", "subtree", "shrink")
+# operator names: the keys of the variation module's tables (an operator is added there only)
+CROSSOVERS = tuple(CROSSOVER_OPERATORS)
+MUTATIONS = tuple(MUTATION_OPERATORS)
 STATISTICS = ("spearman", "kendall")
 DEFAULT_SPLIT_FRACTIONS = (0.4, 0.3, 0.3)
 
@@ -333,3 +335,54 @@ def load_spec(config: str | os.PathLike | Mapping | RunSpec | None = None,
         merged[name].update({k: v for k, v in values.items() if v is not None})
     return RunSpec(*(_build(cls, merged[name], f"{where} [{name}]")
                      for name, cls in _TABLES.items()))
+
+
+# -- the settings a caller of search() may give as keywords ---------------------------------
+
+# a [capture] key whose keyword differs (the search has a seed of its own)
+CAPTURE_KEYWORDS = {"seed": "capture_seed"}
+
+
+def setting_keywords() -> dict[str, tuple[str, str]]:
+    """keyword -> (table, key) for every setting :func:`~lpzero_gp.search.api.search` takes
+    as a keyword, derived from the tables' dataclasses: each key of :class:`SearchConfig`, each
+    key of :class:`~lpzero_gp.cache.CaptureSettings` (``seed`` as ``capture_seed``), and of
+    :class:`RecordSelection` ``benchmark`` and ``records`` (an int N: the first N records; a
+    list: those ids), plus ``capture`` (a whole CaptureSettings or dict)."""
+    out = {f.name: ("search", f.name) for f in dataclasses.fields(SearchConfig)}
+    out.update({CAPTURE_KEYWORDS.get(f.name, f.name): ("capture", f.name)
+                for f in dataclasses.fields(CaptureSettings)})
+    out.update(benchmark=("records", "benchmark"), records=("records", "records"),
+               capture=("capture", "*"))
+    return out
+
+
+def spec_with(config: str | os.PathLike | Mapping | RunSpec | None,
+              settings: Mapping[str, Any]) -> RunSpec:
+    """:func:`load_spec` of ``config`` with the keyword ``settings`` of
+    :func:`~lpzero_gp.search.api.search` (see :func:`setting_keywords`; ``None``: keep the
+    config's value) on top. An unknown keyword is a :class:`TypeError`, as in a call."""
+    known = setting_keywords()
+    unknown = [k for k in settings if k not in known]
+    if unknown:
+        raise TypeError(f"unknown search setting {unknown[0]!r}; known: "
+                        f"{', '.join(sorted(known))}")
+    tables: dict[str, dict] = {"search": {}, "capture": {}, "records": {}}
+    capture = settings.get("capture")
+    if capture is not None:
+        tables["capture"] = (dataclasses.asdict(capture) if isinstance(capture, CaptureSettings)
+                             else dict(capture))
+    records = settings.get("records")
+    for keyword, value in settings.items():
+        table, key = known[keyword]
+        if value is not None and keyword not in ("capture", "records"):
+            tables[table][key] = value
+    if isinstance(records, numbers.Integral) and not isinstance(records, bool):
+        tables["records"].update(limit=records, ids=None)
+    elif records is not None:
+        tables["records"].update(ids=[str(r) for r in records], limit=None)
+    spec = load_spec(config, tables)
+    if records is not None:  # an explicit choice replaces the config's other one
+        spec.records.limit = tables["records"].get("limit")
+        spec.records.ids = tables["records"].get("ids")
+    return spec

@@ -21,7 +21,7 @@ import torch
 from ..bank import InputBank
 from ..language import Proxy, load_language
 from ..metrics import MetricInputError, fitness as rank_fitness, min_over_subsets, statistic
-from ..rps import RuleBasedPruning
+from .rps import RuleBasedPruning
 
 STATUSES = ("valid", "invalid", "pruned", "error")
 

@@ -8,9 +8,11 @@ already in the new generation is mutated again (up to ``variation_retries`` time
 
 Fitness comes from the memo (by :meth:`Proxy.canonical`) or from one evaluation of each new
 formula through ``toolbox.map`` (see :mod:`.evaluate`): an already-seen formula is never
-evaluated twice. Randomness: DEAP's tournament selection draws from Python's global
-``random``; variation draws from the search's own ``random.Random``. Both states go into the
-checkpoint written after every generation.
+evaluated twice. Randomness: the run draws only from its own generators, never from Python's
+global ``random``: tournament selection (:func:`select_tournament`, DEAP's ``selTournament``
+on an explicit generator, seeded with ``seed`` as DEAP's draws from the global one were) and
+variation (a second ``random.Random``). Both states go into the checkpoint written after every
+generation.
 """
 from __future__ import annotations
 
@@ -18,9 +20,10 @@ import random
 import statistics
 import time
 from collections import Counter
+from operator import attrgetter
 from typing import Callable
 
-from deap import base, tools
+from deap import base
 
 from ..language import Proxy
 from .checkpoint import SearchState, save_checkpoint
@@ -30,6 +33,16 @@ from .individual import fitness_values, is_valid, make_individual, sort_key
 from .variation import CROSSOVER_OPERATORS, MUTATION_OPERATORS
 
 INIT_RETRIES = 50  # draws per initial individual to find a formula not yet in the population
+
+
+def select_tournament(individuals, k: int, tournsize: int, rng: random.Random) -> list:
+    """``k`` winners of tournaments among ``tournsize`` individuals drawn with replacement:
+    DEAP's ``tools.selTournament``, drawing from ``rng`` instead of the global ``random``."""
+    chosen = []
+    for _ in range(k):
+        aspirants = [rng.choice(individuals) for _ in range(tournsize)]
+        chosen.append(max(aspirants, key=attrgetter("fitness")))
+    return chosen
 
 
 def canonical(tree, language) -> str:
@@ -81,7 +94,11 @@ class Evolution:
         self.record_ids = record_ids
         self.on_checkpoint = on_checkpoint
         self.toolbox = base.Toolbox()
-        self.toolbox.register("select", tools.selTournament, tournsize=config.tournament_size)
+        # selection's generator: the same stream as DEAP's global-random draws after
+        # random.seed(seed), so runs from before this generator of their own are reproduced
+        self.selection_rng = random.Random(config.seed)
+        self.toolbox.register("select", select_tournament, tournsize=config.tournament_size,
+                              rng=self.selection_rng)
         self.toolbox.register("evaluate", evaluate_formula)
         self.toolbox.register("map", pool.map)
         self.hall_of_fame = HallOfFame(config.hall_of_fame, language)
@@ -94,8 +111,6 @@ class Evolution:
         self.rng = random.Random(f"lpzero-gp-variation:{config.seed}")
         if state is not None:
             self._restore(state)
-        else:
-            random.seed(config.seed)
 
     # -- state ---------------------------------------------------------------------------------
     def state(self) -> SearchState:
@@ -104,7 +119,7 @@ class Evolution:
             population=[str(ind) for ind in self.population],
             hall_of_fame=[str(ind) for ind in self.hall_of_fame],
             memo={k: o.as_dict() for k, o in self.memo.items()}, log=list(self.log),
-            rps_counts=dict(self.rps_counts), global_random=random.getstate(),
+            rps_counts=dict(self.rps_counts), global_random=self.selection_rng.getstate(),
             variation_random=self.rng.getstate(), elapsed=self.elapsed,
             record_ids=list(self.record_ids))
 
@@ -117,7 +132,7 @@ class Evolution:
         self.population = [self._known(self.language.parse(t)) for t in state.population]
         self.hall_of_fame.update([self._known(self.language.parse(t))
                                   for t in state.hall_of_fame])
-        random.setstate(state.global_random)
+        self.selection_rng.setstate(state.global_random)
         self.rng.setstate(state.variation_random)
 
     def _known(self, tree):

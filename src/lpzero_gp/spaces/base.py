@@ -2,7 +2,7 @@
 
 A *space* is one subclass of :class:`Space` in one module (or package), registered with
 :func:`lpzero_gp.spaces.register_space` or through the ``lpzero_gp.spaces`` entry-point group.
-Everything else in lpzero-gp (the command line, capture, the baselines, the text module, the
+Everything else in lpzero-gp (the command line, capture, the baselines, the corpus module, the
 cache) reads a space only through this class.
 
 A *proxy model* (what :meth:`Space.build` returns) is an ``nn.Module`` with
@@ -90,7 +90,7 @@ class Space(abc.ABC):
       read by hand-designed proxies that linearise or count normalisation.
     - ``head_attributes``: attribute names that hold a mixer's head count.
     - ``published``: proxies a paper published for this space.
-    - ``tokenizer``: the name of its tokenizer in :data:`lpzero_gp.text.TOKENIZERS`.
+    - ``tokenizer``: the name of its tokenizer in :data:`lpzero_gp.corpus.TOKENIZERS`.
     - :meth:`arch_from_dict` / :meth:`parameter_counts`: architectures as JSON objects (needed
       to build a benchmark by training, :mod:`lpzero_gp.benchmarks.builder`); ``presets`` and
       :meth:`sample`: declared ranges to draw architectures from.

@@ -31,7 +31,7 @@ from torch import nn
 
 from ..benchmarks import Record, nasbench_bert
 from ..benchmarks.nasbench_bert import FlexiBertConfig, FlexiLayer
-from ..text import token_batch
+from ..corpus import token_batch
 from ..language.proxy import LPZERO_FLEXIBERT_PROXY
 from . import register_space
 from .base import PublishedProxy, Space

@@ -30,7 +30,7 @@ from transformers.pytorch_utils import Conv1D
 from ..benchmarks import Record
 from ..benchmarks import lts
 from ..benchmarks.lts import LtsConfig
-from ..text import token_batch
+from ..corpus import token_batch
 from ..language.proxy import LPZERO_GPT2_PROXY
 from . import register_space
 from .base import PublishedProxy, Space

@@ -45,7 +45,7 @@ from transformers.models.llama.modeling_llama import LlamaAttention, LlamaMLP, L
 
 from ..benchmarks import Record
 from ..errors import ConfigError
-from ..text import token_batch, register_tokenizer
+from ..corpus import token_batch, register_tokenizer
 from . import register_space
 from .base import Space
 from .taps import TapPoint

@@ -1,7 +1,7 @@
 """How well the whole-row sketch estimates every depth-2 formula, on real captures.
 
-    python benchmarks/bench_estimators.py [--batch-size 2] [--seq-len 32] [--noise-seeds 4]
-                                          [--out benchmarks/estimators.md]
+    python bench/bench_estimators.py [--batch-size 2] [--seq-len 32] [--noise-seeds 4]
+                                          [--out bench/estimators.md]
 
 Captures 8 FlexiBERT architectures (``space`` build, so that SA / LT / DSC layers really differ
 -- the ``trained`` build makes every layer SA-SDP --, MLM; the smallest record of each kind of

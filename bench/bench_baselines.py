@@ -1,6 +1,6 @@
 """Cost of the hand-designed proxies per pass group, to size a full baselines run.
 
-    python benchmarks/bench_baselines.py [--space flexibert] [--records 3] [--batch-size 16]
+    python bench/bench_baselines.py [--space flexibert] [--records 3] [--batch-size 16]
 
 For a few architectures spread over the range of sizes, prints the seconds of: one model build,
 the shared gradient pass with its readers (SNIP, Fisher, grad-norm, Jacobians, NAS-Bench-BERT
@@ -15,7 +15,7 @@ import time
 
 import torch
 
-from lpzero_gp.baselines.zero_cost import HAND_DESIGNED, compute_hand_designed
+from lpzero_gp.baselines.hand_designed import HAND_DESIGNED, compute_hand_designed
 from lpzero_gp.cache import CaptureSettings
 from lpzero_gp.collect import make_space_batch
 from lpzero_gp.spaces import get_space
@@ -60,7 +60,7 @@ def main() -> None:
         build = time.perf_counter() - start
         cells = []
         for group in GROUPS:
-            names = [n for n, h in HAND_DESIGNED.items() if h.group == group]
+            names = [n for n, h in HAND_DESIGNED.items() if h.needs == group]
             start = time.perf_counter()
             compute_hand_designed(model, batch, settings.objective, names)
             cells.append(time.perf_counter() - start)

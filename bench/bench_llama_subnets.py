@@ -1,7 +1,7 @@
 """Score sub-networks of a LLaMA super-network with proxies: time per sub-network, peak memory.
 
-    python benchmarks/bench_llama_subnets.py --preset lonas7b --device cuda   # one GPU, bf16
-    python benchmarks/bench_llama_subnets.py --preset tiny                    # CPU smoke run
+    python bench/bench_llama_subnets.py --preset lonas7b --device cuda   # one GPU, bf16
+    python bench/bench_llama_subnets.py --preset tiny                    # CPU smoke run
 
 ``lonas7b``: LoNAS's LLaMA-7B space (hidden 4096, 32 layers, 32 heads, FFN up to 11008, LoRA
 r 32 on q/k/v, gate/up and down), randomly initialised on the device (no weights are

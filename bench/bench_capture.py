@@ -1,6 +1,6 @@
 """Capture cost against one plain forward+backward of the same model, cache size, reload time.
 
-    python benchmarks/bench_capture.py [--space flexibert] [--repeats 3] [--batch-size 16]
+    python bench/bench_capture.py [--space flexibert] [--repeats 3] [--batch-size 16]
 
 For a few architectures of different sizes, prints the median over ``--repeats`` of: one
 plain forward+backward (``loss.backward()``), one capture (forward with hooks, backward with
@@ -20,7 +20,7 @@ from lpzero_gp.cache import CaptureCache, CaptureSettings, entry_key
 from lpzero_gp.capture import capture_inputs
 from lpzero_gp.collect import make_space_batch
 from lpzero_gp.spaces import get_space
-from lpzero_gp.text import text_fingerprint
+from lpzero_gp.corpus import text_fingerprint
 
 
 def pick_records(space, bench, n: int):

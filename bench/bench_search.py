@@ -1,7 +1,7 @@
 """What a proxy search costs: evaluation from the cache against running models, throughput,
 and the wall time of a paper-scale search.
 
-    python benchmarks/bench_search.py [--space flexibert] [--records 24] [--candidates 80]
+    python bench/bench_search.py [--space flexibert] [--records 24] [--candidates 80]
                                       [--workers 2] [--batch-size 16] [--max-elements 2048]
 
 Prints, all measured in this run on this machine (torch with one thread per process):

@@ -1,6 +1,6 @@
 """Start-up time of ``lpzero-gp --help`` and ``lpzero-gp show`` against ``import torch``.
 
-    python benchmarks/bench_startup.py [--repeats 7]
+    python bench/bench_startup.py [--repeats 7]
 
 Each command runs ``--repeats`` times as a fresh process (after one unmeasured run that warms
 the file cache); prints the median and fastest wall time of each, and the ratio of its median

@@ -34,11 +34,11 @@ import numpy as np
 import torch
 from deap import gp
 
-from .bank import InputBank
-from .language import REGISTRY, Primitive, interpret
-from .language.registry import ensure_checked
-from .language.proxy import CONSTANT_RTOL
-from .language.probe import PROBE_MASK, probe_value, value_tensor
+from ..bank import InputBank
+from ..language import REGISTRY, Primitive, interpret
+from ..language.registry import ensure_checked
+from ..language.proxy import CONSTANT_RTOL
+from ..language.probe import PROBE_MASK, probe_value, value_tensor
 
 
 def _values(v) -> torch.Tensor:
