@@ -29,3 +29,28 @@ print(p.sympy())
     assert latex == (r"\frac{1}{L}\sum_{l=1}^{L} \operatorname{mean}_{m} \operatorname{mean}"
                      r"\left(\frac{W_{l,m}}{\left|{W_{l,m}}\right| + 1}\right)")
     assert sympy_form == "layer_mean(pool_mean(mean(W_{l,m}/(Abs(W_{l,m}) + 1))))"
+
+
+def test_readme_hand_designed_example():
+    readme = (REPO / "README.md").read_text()
+    section = readme.split("## Adding a hand-designed proxy", 1)[1]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    script = code + """
+import torch
+from lpzero_gp.baselines import compute_hand_designed
+from lpzero_gp.capture import layer_weights
+from lpzero_gp.spaces import get_space
+space = get_space("llama")
+model = space.build(space.example(), seed=0)
+batch = space.make_batch(2, 16, seed=0)
+got = compute_hand_designed(model, batch, "clm", ["my_proxy", "snip"], space)
+weights = [w for layer in model.proxy_layers() for w in layer_weights(layer)]
+grads = torch.autograd.grad(model.objective(batch, "clm"), weights)
+print(got["my_proxy"].value, float(sum(g.abs().sum() for g in grads)), got["snip"].valid)
+"""
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         cwd=REPO, timeout=300)
+    assert out.returncode == 0, out.stderr
+    mine, direct, snip_ok = out.stdout.split()[-3:]
+    assert abs(float(mine) - float(direct)) <= 1e-5 * abs(float(direct))
+    assert snip_ok == "True"
