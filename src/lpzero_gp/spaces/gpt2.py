@@ -303,7 +303,7 @@ class GPT2Space(Space):
         if path is not None:
             from pathlib import Path
             built = Path(path) / "benchmark.jsonl" if Path(path).is_dir() else Path(path)
-            if built.suffix == ".jsonl":
+            if built.suffix == ".jsonl" and (built.is_file() or not Path(path).is_dir()):
                 from ..benchmarks import built as built_format
                 return built_format.load(built, space=self.name,
                                          arch_from_dict=config_from_dict)
