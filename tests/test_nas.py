@@ -99,3 +99,23 @@ def test_nas_command_scores_with_a_real_proxy(tmp_path, capsys):
     assert all(r["params"] <= 1e6 for r in rows)
     assert rows[0]["score"] >= rows[1]["score"] >= rows[-1]["score"]
     assert (out / "nas.png").stat().st_size > 0 and (out / "candidates.csv").is_file()
+
+
+def test_nas_over_subnetworks_of_a_supernet(tmp_path, capsys):
+    from lpzero_gp.cli import main
+    from lpzero_gp.spaces.llama import PRESETS, LlamaArch
+    sup = PRESETS["lonas-mini"].supernet
+    out = tmp_path / "nas"
+    assert main(["nas", "--space", "llama", "--proxy", "layer_sum(pool_sum(t_fro(G)))",
+                 "--preset", "lonas-mini", "--budget", "params<=4.8e6", "--samples", "3",
+                 "--top", "2", "--batch-size", "2", "--seq-len", "16", "--out", str(out),
+                 "--cache-dir", str(tmp_path / "cache"), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    rows = json.loads((out / "candidates.json").read_text())
+    assert summary["scored"] == 3 and len(rows) == 3
+    for row in rows:
+        arch = LlamaArch.from_dict(row["arch"])
+        assert arch.is_subnet_of(sup) and arch.heads == sup.heads
+        assert row["params"] == parameter_count(arch, lora=False)["total"] <= 4.8e6
+        assert np.isfinite(row["score"])
+    assert len({json.dumps(r["arch"]["ffn"]) for r in rows}) == 3

@@ -56,8 +56,10 @@ def cmd_nas(args) -> int:
     budgets = [Budget.parse(b) for b in args.budget]
     proxy = load_proxy(args.proxy, args.language, args.space)
     lower = args.proxy.startswith("published:") and space.published_proxy().lower_is_better
-    settings = CaptureSettings(batch_size=args.batch_size, seq_len=args.seq_len,
-                               seed=0).resolved(space)
+    preset = args.preset or (space.presets[0] if space.presets else None)
+    subnet = not args.benchmark and preset is not None and space.supernet_of(preset) is not None
+    settings = CaptureSettings(batch_size=args.batch_size, seq_len=args.seq_len, seed=0,
+                               variant="subnet" if subnet else None).resolved(space)
     pool = None
     if args.benchmark:
         pool = list(space.load_benchmark(args.benchmark, data_dir=args.data_dir).records)

@@ -12,6 +12,9 @@ model is built. The rest are scored by the proxy (one capture each, cached like 
   are scored. The state is saved after every generation (``checkpoint.json``); a killed run
   resumes to the same result.
 
+A preset of sub-networks (``llama``'s ``lonas7b``, ``lonas-mini``) samples views of one
+super-network, built once and captured with the ``subnet`` variant.
+
 Budgets are ``"params<=5e6"`` (parameters without LoRA adapters) or ``"flops<=1e9"``
 (multiply-accumulates per token of a forward pass at the capture's sequence length).
 """
@@ -79,10 +82,16 @@ def within(budgets: Sequence[Budget], cost: dict) -> bool:
     return True
 
 
-def _record(space, arch) -> Record:
+def _record(space, arch, supernet=None) -> Record:
+    """A label-less record of a candidate; a sub-network carries its super-network (and its
+    id depends on it, so captures of views of different super-networks never mix)."""
     from ..benchmarks.built import arch_id
     data = space.arch_to_dict(arch)
-    return Record(f"{space.name}-nas", arch_id(data), arch, math.nan, True, {})
+    if supernet is None:
+        return Record(f"{space.name}-nas", arch_id(data), arch, math.nan, True, {})
+    sup = space.arch_to_dict(supernet)
+    return Record(f"{space.name}-nas", arch_id({"arch": data, "supernet": sup}), arch,
+                  math.nan, True, {"supernet": sup})
 
 
 def proxy_scorer(space, proxy, settings, cache=None, data_dir=None, progress: bool = False,
@@ -126,6 +135,7 @@ class NasRun:
         self.out = None if out is None else Path(out)
         self.max_tries = max_tries
         self.rng = random.Random(seed)
+        self.supernet = None if pool is not None else space.supernet_of(self.preset)
         self.scored: dict[str, dict] = {}  # id -> {"record", "score", "params", "flops"}
         self.rejected = 0
         self.generation = 0
@@ -161,7 +171,7 @@ class NasRun:
         return self._draw()
 
     def _score(self, archs_or_records: list) -> list[str]:
-        records = [a if isinstance(a, Record) else _record(self.space, a)
+        records = [a if isinstance(a, Record) else _record(self.space, a, self.supernet)
                    for a in archs_or_records]
         new = {r.id: r for r in records if r.id not in self.scored}
         if new:
@@ -247,7 +257,7 @@ class NasRun:
                                  f"{mine[key]!r}; use another --out")
         for row in state["scored"]:
             arch = self.space.arch_from_dict(row["arch"])
-            rec = _record(self.space, arch)
+            rec = _record(self.space, arch, self.supernet)
             self.scored[row["id"]] = {"record": rec, "score": row["score"],
                                       "params": row["params"], "flops": row["flops"]}
         self.parents, self.generation = state["parents"], state["generation"]

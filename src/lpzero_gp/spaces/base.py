@@ -155,6 +155,11 @@ class Space(abc.ABC):
         """``n`` distinct architectures drawn from ``preset``'s ranges."""
         raise NotImplementedError(f"the {self.name} space declares no presets to sample from")
 
+    def supernet_of(self, preset: str):
+        """The super-network whose sub-networks (``subnet`` variant) ``preset`` samples, or
+        ``None`` when its samples are built from scratch."""
+        return None
+
     def arch_to_dict(self, arch) -> dict:
         """An architecture config as a JSON object (the inverse of :meth:`arch_from_dict`)."""
         if hasattr(arch, "to_dict"):

@@ -199,6 +199,30 @@ class Preset:
         return LlamaArch(hidden, heads, ffn, head_dim=self.head_dim, vocab_size=self.vocab_size)
 
 
+@dataclass(frozen=True)
+class ElasticPreset:
+    """Sub-networks of one super-network (LoNAS's elastic space): per layer an FFN width from
+    ``ffn`` and LoRA ranks of the q/k/v and gate/up adapters from ``ranks``; everything else is
+    the super-network's. Built with the ``subnet`` variant (views, no copy)."""
+
+    name: str
+    supernet: LlamaArch
+    ffn: tuple[int, ...]
+    ranks: tuple[int, ...]
+
+    def sample(self, rng) -> LlamaArch:
+        sup, n = self.supernet, self.supernet.n_layers
+        pick = (lambda choices: tuple(rng.choice(choices) for _ in range(n)))
+        return LlamaArch(**{**sup.to_dict(), "ffn": pick(self.ffn),
+                            "lora_attn": pick(self.ranks) if sup.lora_attn else (),
+                            "lora_ffn": pick(self.ranks) if sup.lora_ffn else ()})
+
+
+# LoNAS's FFN choices as fractions of the full width: 100, 87.5, 75, 62.5, 50 %
+_LONAS_FRACTIONS = (1.0, 0.875, 0.75, 0.625, 0.5)
+_MINI = LlamaArch(256, (8,) * 4, (704,) * 4, head_dim=32, lora_attn=(32,) * 4,
+                  lora_ffn=(32,) * 4, lora_down=(32,) * 4)
+
 PRESETS = {p.name: p for p in (
     # specs/llama.md's wide space: labels of two seeds agree at tau ~ 0.86 after 400 steps
     Preset("wide", hidden=(64, 128, 192, 256), layers=(1, 4), ffn_ratio=(1.4, 2.75)),
@@ -206,6 +230,10 @@ PRESETS = {p.name: p for p in (
     Preset("narrow", hidden=(256,), layers=(2, 4), ffn_ratio=(1.4, 2.75)),
     # CI-sized
     Preset("tiny", hidden=(32, 64), layers=(1, 2), ffn_ratio=(1.4, 2.75), head_dim=16),
+    # LoNAS's LLaMA-7B elastic space, and its CPU-sized analogue (same fractions and ranks)
+    ElasticPreset("lonas7b", lonas_7b(11008, 32, 32), LONAS_7B_FFN, LONAS_7B_RANKS),
+    ElasticPreset("lonas-mini", _MINI, tuple(int(704 * f) for f in _LONAS_FRACTIONS),
+                  LONAS_7B_RANKS),
 )}
 
 
@@ -628,6 +656,12 @@ class LlamaSpace(Space):
 
     def sample(self, preset: str, n: int, sample_seed: int) -> list[LlamaArch]:
         return sample_archs(preset, n, sample_seed)
+
+    def supernet_of(self, preset: str) -> LlamaArch | None:
+        """The super-network whose views ``preset``'s samples are (``None``: built from
+        scratch)."""
+        p = PRESETS.get(preset)
+        return p.supernet if isinstance(p, ElasticPreset) else None
 
     def arch_from_dict(self, data: dict) -> LlamaArch:
         return LlamaArch.from_dict(data)
