@@ -1,21 +1,10 @@
 """The LLaMA benchmark notebook runs top to bottom at a tiny size (build, plot, search)."""
 from __future__ import annotations
 
-from pathlib import Path
-
-import nbformat
-from nbclient import NotebookClient
-
-NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "llama_benchmark.ipynb"
+from notebook_run import execute
 
 
 def test_llama_notebook_executes(tmp_path):
-    nb = nbformat.read(NOTEBOOK, as_version=4)
-    NotebookClient(nb, timeout=600, kernel_name="python3",
-                   resources={"metadata": {"path": str(tmp_path)}}).execute()
-    outputs = [o for cell in nb.cells if cell.cell_type == "code" for o in cell.outputs]
-    assert not [o for o in outputs if o.output_type == "error"]
-    text = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
+    text, kinds = execute("llama_benchmark.ipynb", tmp_path)
     assert "12 architectures" in text and "seed-vs-seed" in text and "found proxy" in text
-    kinds = {key for o in outputs if o.output_type == "display_data" for key in o.data}
     assert "image/png" in kinds

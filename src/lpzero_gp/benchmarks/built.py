@@ -27,6 +27,17 @@ from . import Benchmark, Record
 from ..errors import ConfigError, RecordError
 
 LABEL = "val_loss"
+FILE = "benchmark.jsonl"  # what build-benchmark writes in its --out folder
+
+
+def built_file(path: str | os.PathLike) -> Path | None:
+    """The JSONL file of a built benchmark named by ``path`` (the file itself, or a folder
+    holding ``benchmark.jsonl``); ``None`` when ``path`` names something else (a published
+    benchmark's folder)."""
+    path = Path(path)
+    if path.is_dir():
+        return path / FILE if (path / FILE).is_file() else None
+    return path if path.suffix == ".jsonl" else None
 
 
 def arch_key(arch: dict) -> str:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ..errors import LpzeroError
 
-FILE = "benchmark.jsonl"
+from .built import FILE
 
 
 def add_commands(subparsers) -> None:
@@ -76,7 +76,8 @@ def cmd_build_benchmark(args) -> int:
         if differ:
             raise LpzeroError(f"{out} holds a build with other settings {differ}; use another "
                               f"--out")
-    previous.write_text(json.dumps(record, indent=2) + "\n")
+    from ..search.provenance import git_commit
+    previous.write_text(json.dumps({**record, "commit": git_commit()}, indent=2) + "\n")
     plan = BuildPlan(space.name, archs, seeds=tuple(range(args.seeds)), settings=settings,
                      extra={"preset": args.preset, "sample_seed": args.sample_seed})
     path = build(plan, out / FILE, data_dir=args.data_dir, device=args.device,

@@ -153,6 +153,7 @@ def for_space(space_name: str, folder=None, pool: int = 50, draws: int = 1000, t
     """Pick quality on the test split of the space's found proxies (see
     :func:`lpzero_gp.search.held_out.test_split_scores`)."""
     from ..search.held_out import test_split_scores
+    from ..search.provenance import git_commit
     from ..spaces import get_space
     space = get_space(space_name)
     got = test_split_scores(space_name, folder, progress)
@@ -166,6 +167,9 @@ def for_space(space_name: str, folder=None, pool: int = 50, draws: int = 1000, t
                    "size_descriptor": space.size_descriptor,
                    "label": "higher is better" if bench.higher_is_better
                    else "lower is better (regret in label units)",
-                   "command": f"lpzero-gp pick-quality --space {space_name}"})
+                   "command": f"lpzero-gp pick-quality --space {space_name}",
+                   "found_provenance": {k: got["provenance"].get(k) for k in
+                                        ("commit", "split_seed", "capture")},
+                   "commit": git_commit()})
     return result
 

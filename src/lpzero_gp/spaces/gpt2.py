@@ -300,13 +300,10 @@ class GPT2Space(Space):
     def load_benchmark(self, path=None, data_dir=None):
         """LTS's published folder (default), or a benchmark built by training (a JSONL file, or
         a folder holding ``benchmark.jsonl``)."""
-        if path is not None:
-            from pathlib import Path
-            built = Path(path) / "benchmark.jsonl" if Path(path).is_dir() else Path(path)
-            if built.suffix == ".jsonl" and (built.is_file() or not Path(path).is_dir()):
-                from ..benchmarks import built as built_format
-                return built_format.load(built, space=self.name,
-                                         arch_from_dict=config_from_dict)
+        from ..benchmarks import built
+        jsonl = None if path is None else built.built_file(path)
+        if jsonl is not None:
+            return built.load(jsonl, space=self.name, arch_from_dict=config_from_dict)
         return lts.load(path, data_dir=data_dir)
 
     def build(self, record_or_config, variant=None, seed=0, **options):

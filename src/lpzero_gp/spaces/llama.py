@@ -592,11 +592,9 @@ class LlamaSpace(Space):
         if path is None:
             raise ConfigError("the llama space has no published benchmark: give --benchmark "
                               "PATH (a JSONL file written by `lpzero-gp build-benchmark` or "
-                              "experiments/llama/benchmark.jsonl)")
-        path = Path(path)
-        if path.is_dir():
-            path = path / "benchmark.jsonl"
-        return built.load(path, space=self.name, arch_from_dict=LlamaArch.from_dict)
+                              "experiments/llama/wide_pydoc)")
+        return built.load(built.built_file(path) or Path(path), space=self.name,
+                          arch_from_dict=LlamaArch.from_dict)
 
     def build(self, record_or_config, variant=None, seed=0, *, supernet=None,
               checkpoint=None, device=None, dtype=None, **options):
