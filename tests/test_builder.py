@@ -17,9 +17,10 @@ from lpzero_gp.spaces import get_space
 from lpzero_gp.spaces.llama import LlamaArch, sample_archs
 
 SPACE = get_space("llama")
+# the CI-sized build: 3 architectures x 30 steps, hidden <= 64, vocabulary 512
 ARGS = ["build-benchmark", "--space", "llama", "--preset", "tiny", "--archs", "3", "--seeds",
-        "1", "--steps", "12", "--batch-size", "4", "--seq-len", "32", "--sample-seed", "7",
-        "--no-progress"]
+        "1", "--steps", "30", "--batch-size", "4", "--seq-len", "32", "--sample-seed", "7",
+        "--vocab", "512", "--no-progress"]
 
 
 def _cli(out: Path, env=None) -> subprocess.Popen:
@@ -64,6 +65,41 @@ def test_killed_build_resumes_to_the_same_records(tmp_path):
     assert path.read_text().count("\n") == 3  # nothing duplicated
     bench = SPACE.load_benchmark(killed)  # a folder loads like a file
     assert len(bench) == 3
+    assert {r.config.vocab_size for r in bench} == {512}
+    assert {json.loads(t)["tokenizer"] for t in path.read_text().splitlines()} == {
+        "bpe-trained-512"}
+
+
+def test_a_built_vocabulary_is_the_capture_batch_tokenizer(tmp_path):
+    from lpzero_gp.collect import collect_inputs, make_space_batch
+    from lpzero_gp.cache import CaptureSettings
+    from lpzero_gp.corpus import tokenizer_for
+    archs = [SPACE.with_vocab(a, 512) for a in sample_archs("tiny", 2, 3)]
+    assert SPACE.tokenizer_of(archs) == "bpe-trained-512"
+    assert tokenizer_for("bpe-trained-512", None, None).get_vocab_size() == 512
+    from lpzero_gp.benchmarks.builder import BuildPlan, build
+    settings = TrainSettings(steps=2, batch_size=2, seq_len=16, val_batches=1, warmup=1)
+    path = build(BuildPlan("llama", [SPACE.arch_to_dict(a) for a in archs], seeds=(0,),
+                           settings=settings), tmp_path / "b.jsonl", progress=False)
+    records = SPACE.load_benchmark(path).records
+    capture = CaptureSettings(batch_size=2, seq_len=16, max_elements=64)
+    ids = make_space_batch(SPACE, capture.resolved(SPACE), records=records)["input_ids"]
+    default = make_space_batch(SPACE, capture.resolved(SPACE))["input_ids"]
+    assert ids.max() < 512 <= default.max() and ids.shape == default.shape
+    bank = collect_inputs(SPACE, records, capture, cache=False, progress=False)
+    assert len(bank) == 2
+
+
+def test_vocabulary_errors_name_the_problem():
+    from lpzero_gp.errors import ConfigError
+    small = sample_archs("tiny", 2, 0)
+    with pytest.raises(ConfigError, match="vocabularies \\[512, 4096\\] cannot share"):
+        SPACE.tokenizer_of([SPACE.with_vocab(small[0], 512), small[1]])
+    with pytest.raises(ConfigError, match="at least 260"):
+        SPACE.with_vocab(small[0], 100)
+    gpt2 = get_space("gpt2")
+    with pytest.raises(ConfigError, match="fixed vocabulary"):
+        gpt2.with_vocab(gpt2.sample("small", 1, 0)[0], 512)
 
 
 def test_sample_seeds_and_presets():

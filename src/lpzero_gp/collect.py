@@ -34,13 +34,17 @@ class CollectStats:
     per_record_seconds: dict = field(default_factory=dict)
 
 
-def make_space_batch(space, settings: CaptureSettings, data_dir=None) -> dict:
-    """The one batch every architecture of a run sees."""
+def make_space_batch(space, settings: CaptureSettings, data_dir=None,
+                     records: Sequence[Record] = ()) -> dict:
+    """The one batch every architecture of a run (``records``) sees, tokenized by
+    ``space.tokenizer_of(records)``."""
+    tokenizer = space.tokenizer_of(records) if records else space.tokenizer
+    extra = {} if tokenizer == space.tokenizer else {"tokenizer": tokenizer}
     try:
         return space.make_batch(batch_size=settings.batch_size, seq_len=settings.seq_len,
                                 seed=settings.seed, text_path=settings.text_path,
                                 data_dir=None if data_dir is None else str(data_dir),
-                                objective=settings.objective)
+                                objective=settings.objective, **extra)
     except LpzeroError:
         raise
     except ValueError as exc:  # a batch the settings cannot make (text too short, seq_len)
@@ -115,7 +119,7 @@ def collect_inputs(space, records: Sequence[Record], settings: CaptureSettings |
             stats.reloaded += 1
         else:
             if batch is None:
-                batch = make_space_batch(space, settings, data_dir)
+                batch = make_space_batch(space, settings, data_dir, records)
             start = time.perf_counter()
             try:
                 inputs = capture_record(space, record, settings, batch)

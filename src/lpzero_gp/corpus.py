@@ -149,6 +149,7 @@ class TokenizerKind:
 
 
 TOKENIZERS: dict[str, TokenizerKind] = {}
+FAMILIES: dict[str, tuple[Callable, tuple[str, str] | None]] = {}
 
 
 def register_tokenizer(name: str, factory: Callable, *,
@@ -162,10 +163,29 @@ register_tokenizer("wordpiece", lambda data_dir, text: wordpiece_tokenizer(data_
 register_tokenizer("bpe", lambda data_dir, text: bpe_tokenizer(data_dir))
 
 
+def register_tokenizer_family(prefix: str, factory: Callable, *,
+                              frame: tuple[str, str] | None = None) -> None:
+    """Tokenizers named ``prefix`` + a vocabulary size (``"bpe-trained-512"``), each made by
+    ``factory(data_dir, text, vocab_size)`` on first use (trained tokenizers of any size)."""
+    FAMILIES[prefix] = (factory, frame)
+
+
 def _kind(name: str) -> TokenizerKind:
     if name not in TOKENIZERS:
-        raise ValueError(f"unknown tokenizer kind {name!r}; known: {', '.join(TOKENIZERS)}")
+        for prefix, (factory, frame) in FAMILIES.items():
+            size = name[len(prefix):]
+            if name.startswith(prefix) and size.isdigit():
+                register_tokenizer(name, functools.partial(_sized, factory, int(size)),
+                                   frame=frame)
+                break
+        else:
+            known = [*TOKENIZERS, *(f"{p}<vocab size>" for p in FAMILIES)]
+            raise ValueError(f"unknown tokenizer kind {name!r}; known: {', '.join(known)}")
     return TOKENIZERS[name]
+
+
+def _sized(factory: Callable, size: int, data_dir, text):
+    return factory(data_dir, text, size)
 
 
 @functools.lru_cache(maxsize=8)

@@ -83,7 +83,7 @@ def hand_designed_scores(space, records: Sequence[Record], settings, names=None,
         got = store.get(record.id, names) if store else None
         if got is None:
             if batch is None:
-                batch = make_space_batch(space, settings, data_dir)
+                batch = make_space_batch(space, settings, data_dir, records)
             start = time.perf_counter()
             model = space.build(record, settings.variant, settings.seed)
             got = compute_hand_designed(model, batch, settings.objective, names, space)

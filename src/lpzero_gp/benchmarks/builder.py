@@ -68,10 +68,11 @@ def corpus_sha256(text_path: str | os.PathLike | None, data_dir=None) -> str:
     return hashlib.sha256(english_text(text_path, data_dir).encode()).hexdigest()
 
 
-def _streams(space, settings: TrainSettings, data_dir) -> tuple[torch.Tensor, torch.Tensor]:
+def _streams(space, settings: TrainSettings, data_dir, tokenizer: str | None = None
+             ) -> tuple[torch.Tensor, torch.Tensor]:
     from ..corpus import _token_stream
-    stream = _token_stream(space.tokenizer, None if data_dir is None else str(data_dir),
-                           settings.text_path)
+    stream = _token_stream(tokenizer or space.tokenizer,
+                           None if data_dir is None else str(data_dir), settings.text_path)
     cut = int(stream.numel() * (1 - VAL_FRACTION))
     train, val = stream[:cut], stream[cut:]
     if min(train.numel(), val.numel()) <= settings.seq_len + 1:
@@ -80,10 +81,12 @@ def _streams(space, settings: TrainSettings, data_dir) -> tuple[torch.Tensor, to
     return train, val
 
 
-def epochs(space, settings: TrainSettings, data_dir=None) -> tuple[int, float]:
+def epochs(space, settings: TrainSettings, data_dir=None, tokenizer: str | None = None
+           ) -> tuple[int, float]:
     """(training tokens of the text, passes over them that ``settings`` make). Above one pass
-    the labels measure how a model overfits a small text (larger models then look worse)."""
-    train_stream, _ = _streams(space, settings, data_dir)
+    the labels measure how a model overfits a small text (larger models then look worse).
+    ``tokenizer``: default the space's."""
+    train_stream, _ = _streams(space, settings, data_dir, tokenizer)
     seen = settings.steps * settings.batch_size * settings.seq_len
     return int(train_stream.numel()), seen / train_stream.numel()
 
@@ -100,7 +103,7 @@ def train(space, arch, seed: int, settings: TrainSettings = TrainSettings(),
     if space.lm_objective is None:
         raise ValueError(f"space {space.name!r} has no language-modelling objective to train")
     start = time.perf_counter()
-    train_stream, val_stream = _streams(space, settings, data_dir)
+    train_stream, val_stream = _streams(space, settings, data_dir, space.tokenizer_of([arch]))
     val_gen = torch.Generator().manual_seed(12345)
     val = [_windows(val_stream, settings.batch_size, settings.seq_len, val_gen).to(device)
            for _ in range(settings.val_batches)]
@@ -182,7 +185,8 @@ def build(plan: BuildPlan, out: str | os.PathLike, data_dir=None, device="cpu",
     todo = [(a, s) for a in plan.archs for s in plan.seeds
             if (arch_id(a), str(s)) not in done]
     corpus = corpus_sha256(plan.settings.text_path, data_dir)
-    train_tokens, passes = epochs(space, plan.settings, data_dir)
+    tokenizer = space.tokenizer_of([space.arch_from_dict(a) for a in plan.archs])
+    train_tokens, passes = epochs(space, plan.settings, data_dir, tokenizer)
     if passes > 1:
         import warnings
         warnings.warn(f"{plan.settings.steps} steps of {plan.settings.batch_size} x "
@@ -192,7 +196,8 @@ def build(plan: BuildPlan, out: str | os.PathLike, data_dir=None, device="cpu",
                       stacklevel=2)
     settings = {k: (list(v) if isinstance(v, tuple) else v)
                 for k, v in asdict(plan.settings).items()}
-    common = {"settings": settings, "corpus_sha256": corpus, "device": str(device),
+    common = {"settings": settings, "corpus_sha256": corpus, "tokenizer": tokenizer,
+              "device": str(device),
               "train_tokens": train_tokens, "epochs": round(passes, 3),
               "versions": _versions(), **plan.extra}
     bar = tqdm(total=len(todo), desc=f"build {plan.space}", unit="run", disable=not progress)

