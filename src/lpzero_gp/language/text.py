@@ -13,6 +13,7 @@ import re
 
 from ..errors import FormulaError
 from ..bank import INPUT_NAMES
+from .hand import hand_registry
 from .registry import REGISTRY
 from .types import Scalar, describe, is_each
 
@@ -67,7 +68,11 @@ class _Parser:
                                    f"{self.language.name!r}")
         if name in INPUT_NAMES:
             return self.error(tok, f"input {name!r} is not in language {self.language.name!r}")
-        known = list(self.language.variants) + list(self.language.inputs)
+        if name in hand_registry():
+            return self.error(tok, f"hand-designed proxy {name!r} is not a terminal of language "
+                                   f"{self.language.name!r} (a hybrid language names it under "
+                                   f"hand_designed)")
+        known = list(self.language.variants) + list(self.language.terminals)
         close = difflib.get_close_matches(name, known, n=3)
         hint = f"; did you mean {' or '.join(map(repr, close))}?" if close else ""
         return self.error(tok, f"unknown name {name!r} in language {self.language.name!r}"
@@ -82,10 +87,11 @@ class _Parser:
                                   f"{found}")
         name = tok[1]
         self.i += 1
-        if name in self.language.inputs:
+        if name in self.language.terminals:
             nxt = self.peek()
             if nxt is not None and nxt[1] == "(":
-                raise self.error(nxt, f"input {name} takes no arguments")
+                what = "input" if name in self.language.inputs else "hand-designed proxy"
+                raise self.error(nxt, f"{what} {name} takes no arguments")
             terminal = self.language.pset.mapping[name]
             return [terminal], terminal.ret
         if name not in self.language.variants:

@@ -40,13 +40,20 @@ class ProxyValue:
 @dataclass(frozen=True)
 class HandDesigned:
     """One hand-designed proxy: its key, display name, source, the pass it needs (a key of
-    :data:`~.passes.PASSES`) and ``read``, the function from that pass's result to the value."""
+    :data:`~.passes.PASSES`), ``read``, the function from that pass's result to the value, and
+    ``latex``, its symbol in a formula of the proxy language (a hybrid language reads it as a
+    terminal, :mod:`lpzero_gp.language.hand`)."""
 
     name: str
     label: str
     source: str
     needs: str
     read: Callable[..., float]
+    latex: str = ""
+
+    def __post_init__(self):
+        if not self.latex:
+            object.__setattr__(self, "latex", default_latex(self.name))
 
     @property
     def group(self) -> str:
@@ -58,7 +65,12 @@ class HandDesigned:
 HAND_DESIGNED: dict[str, HandDesigned] = {}
 
 
-def hand_designed(name: str, *, label: str, source: str, needs: str
+def default_latex(name: str) -> str:
+    r"""The LaTeX symbol of a proxy registered without one: ``\mathrm{name}``."""
+    return r"\mathrm{" + name.replace("_", r"\_") + "}"
+
+
+def hand_designed(name: str, *, label: str, source: str, needs: str, latex: str = ""
                   ) -> Callable[[Callable[..., float]], Callable[..., float]]:
     """Register the decorated function as the hand-designed proxy ``name``.
 
@@ -68,7 +80,8 @@ def hand_designed(name: str, *, label: str, source: str, needs: str
     ``"static"``: a :class:`~.passes.static.StaticPass`, the model without a pass) and returns
     a float, or raises :class:`ProxyUndefinedError`. The decorator returns the proxy as a
     function of one model, ``(model, batch, objective="sum") -> float`` (:func:`single`),
-    whose ``read`` attribute is the decorated function.
+    whose ``read`` attribute is the decorated function. ``latex``: its symbol in formulas
+    (default ``\\mathrm{name}``).
     """
     from .passes import PASSES
     if needs not in PASSES:
@@ -80,7 +93,7 @@ def hand_designed(name: str, *, label: str, source: str, needs: str
     def register(fn: Callable[..., float]) -> Callable[..., float]:
         if name in HAND_DESIGNED:
             raise ValueError(f"hand-designed proxy {name!r} is already registered")
-        HAND_DESIGNED[name] = HandDesigned(name, label, source, needs, fn)
+        HAND_DESIGNED[name] = HandDesigned(name, label, source, needs, fn, latex)
         return single(name)
     return register
 

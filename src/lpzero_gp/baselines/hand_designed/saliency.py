@@ -18,24 +18,28 @@ from .passes.synflow import SynflowPass
 from .registry import hand_designed
 
 
-@hand_designed("synflow", label="Synflow", source="Tanaka et al. 2020", needs="synflow")
+@hand_designed("synflow", label="Synflow", source="Tanaka et al. 2020", needs="synflow",
+               latex=r"\mathrm{SynFlow}")
 def synflow(p: SynflowPass) -> float:
     return p.log_synflow()
 
 
 @hand_designed("logsynflow", label="LogSynflow", source="Cavagnero et al. 2022",
-               needs="synflow")
+               needs="synflow",
+               latex=r"\mathrm{LogSynFlow}")
 def logsynflow(p: SynflowPass) -> float:
     return p.logsynflow()
 
 
-@hand_designed("snip", label="SNIP", source="Lee et al. 2019", needs="gradient")
+@hand_designed("snip", label="SNIP", source="Lee et al. 2019", needs="gradient",
+               latex=r"\mathrm{SNIP}")
 def snip(p: GradientPass) -> float:
     return float(sum((_double(w) * _double(p.grad(w))).abs().sum()
                      for ws in p.weights for w in ws))
 
 
-@hand_designed("grasp", label="GraSP", source="Wang et al. 2020", needs="grasp")
+@hand_designed("grasp", label="GraSP", source="Wang et al. 2020", needs="grasp",
+               latex=r"\mathrm{GraSP}")
 def grasp(p: GraspPass) -> float:
     return float(sum((-_double(w) * _double(h)).sum() for w, h in p.pairs))
 
@@ -45,7 +49,8 @@ def _grasp_value(model: nn.Module, batch: dict, objective: str) -> float:
     return grasp.read(GraspPass.run(model, batch, objective))
 
 
-@hand_designed("fisher", label="Fisher", source="Turner et al. 2020", needs="gradient")
+@hand_designed("fisher", label="Fisher", source="Turner et al. 2020", needs="gradient",
+               latex=r"\mathrm{Fisher}")
 def fisher(p: GradientPass) -> float:
     total = 0.0
     for rec, grads in zip(p.records, p.linear_output_grads):
@@ -57,7 +62,8 @@ def fisher(p: GradientPass) -> float:
     return total
 
 
-@hand_designed("grad_norm", label="Grad-norm", source="Abdelfattah et al. 2021", needs="gradient")
+@hand_designed("grad_norm", label="Grad-norm", source="Abdelfattah et al. 2021", needs="gradient",
+               latex=r"\mathrm{GradNorm}")
 def grad_norm(p: GradientPass) -> float:
     return float(sum(torch.linalg.vector_norm(_double(p.grad(w)))
                      for ws in p.weights for w in ws))

@@ -10,7 +10,8 @@ from .registry import hand_designed
 
 
 @hand_designed("synaptic_diversity", label="Synaptic diversity", source="Serianni & Kalita 2023",
-               needs="gradient")
+               needs="gradient",
+               latex=r"\mathrm{SynDiv}")
 def synaptic_diversity(p: GradientPass) -> float:
     total = 0.0
     for rec in p.records:
@@ -21,7 +22,8 @@ def synaptic_diversity(p: GradientPass) -> float:
 
 
 @hand_designed("synaptic_saliency", label="Synaptic saliency", source="Serianni & Kalita 2023",
-               needs="gradient")
+               needs="gradient",
+               latex=r"\mathrm{SynSal}")
 def synaptic_saliency(p: GradientPass) -> float:
     return float(sum((_double(lin.weight) * _double(p.grad(lin.weight))).abs().sum()
                      for rec in p.records for lin in rec.ffn_linears))
