@@ -64,6 +64,7 @@ def test_text_sympy_and_latex_of_a_formula_with_hand_designed_terminals():
 
 
 def test_parse_errors_name_the_hand_designed_terminal():
+    load_language("hybrid")  # registers the hand-designed proxies
     with pytest.raises(FormulaError, match="hand-designed proxy 'synflow' is not a terminal "
                                            "of language 'default'"):
         Proxy.parse("s_log(synflow)", "default")

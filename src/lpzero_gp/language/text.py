@@ -10,14 +10,21 @@ from __future__ import annotations
 
 import difflib
 import re
+import sys
 
 from ..errors import FormulaError
 from ..bank import INPUT_NAMES
-from .hand import hand_registry
 from .registry import REGISTRY
 from .types import Scalar, describe, is_each
 
 _TOKEN = re.compile(r"\s*(?:(?P<name>[A-Za-z_][A-Za-z0-9_]*)|(?P<punct>[(),])|(?P<bad>\S))")
+
+
+def _hand_registered() -> dict:
+    """The hand-designed proxies registered so far (none until a hybrid language is loaded:
+    a formula error never imports torch)."""
+    module = sys.modules.get("lpzero_gp.baselines.hand_designed.registry")
+    return getattr(module, "HAND_DESIGNED", {})
 
 
 def formula_error(text: str, start: int, length: int, message: str) -> FormulaError:
@@ -68,7 +75,7 @@ class _Parser:
                                    f"{self.language.name!r}")
         if name in INPUT_NAMES:
             return self.error(tok, f"input {name!r} is not in language {self.language.name!r}")
-        if name in hand_registry():
+        if name in _hand_registered():
             return self.error(tok, f"hand-designed proxy {name!r} is not a terminal of language "
                                    f"{self.language.name!r} (a hybrid language names it under "
                                    f"hand_designed)")
