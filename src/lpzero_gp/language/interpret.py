@@ -3,8 +3,8 @@
 A stack machine over the tree's prefix list (read right to left): an input pushes its
 :class:`TensorValue` (the bank's blocks of kept rows and their layout), a hand-designed
 terminal its (N,) float64 values (the bank's ``hand`` scores, :mod:`lpzero_gp.hand_bank`), a
-primitive pops its arguments and pushes its result. The root leaves one (N,) float64 tensor: the raw scores, NaN or
-inf where the formula is undefined for an architecture.
+primitive pops its arguments and pushes its result. The root leaves one (N,) float64 tensor:
+the raw scores, NaN or inf where the formula is undefined for an architecture.
 """
 from __future__ import annotations
 
