@@ -3,6 +3,7 @@ values equal to the proxies computed directly on the models, alignment through s
 invalid records with their reason, RPS, and a small real search."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import shutil
@@ -42,8 +43,9 @@ def banks(flexibert, tmp_path_factory):
 
 def test_the_hybrid_language_extends_the_default_one():
     default, hybrid = load_language("default"), load_language("hybrid")
-    assert hybrid.inputs == default.inputs and hybrid.primitives.keys() == \
-        default.primitives.keys() and hybrid.limits == default.limits
+    assert hybrid.inputs == default.inputs
+    assert hybrid.primitives.keys() == default.primitives.keys()
+    assert hybrid.limits == dataclasses.replace(default.limits, min_depth=1)
     assert "synflow" in hybrid.hand and "n_params" in hybrid.hand and default.hand == ()
     assert hybrid.terminals == hybrid.inputs + hybrid.hand
     assert hybrid.weights["synflow"] == 0.2
