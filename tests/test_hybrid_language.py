@@ -218,3 +218,16 @@ def test_a_small_search_with_the_hybrid_language(tmp_path):
     assert kind == "found" and len(values) == result.figures["test"]["n"]
     rho = correlations(values, got["quality"]).spearman_rho
     assert rho == pytest.approx(result.figures["test"]["spearman_rho"], abs=1e-12)
+
+
+def test_cli_evaluate_collects_the_hand_designed_values(banks, capsys):
+    from lpzero_gp.cli import main
+    hybrid, _, cache = banks
+    code = main(["evaluate", "--space", "flexibert", "--proxy", FORMULA, "--language", "hybrid",
+                 "--records", *hybrid.record_ids, "--cache-dir", str(cache), "--json",
+                 "--batch-size", "2", "--seq-len", "32", "--max-elements", "256"])
+    out = json.loads(capsys.readouterr().out)
+    assert code == 0 and out["n_records"] == 3 and out["formula"] == FORMULA
+    expected = correlations(Proxy.parse(FORMULA, "hybrid").evaluate(hybrid).scores,
+                            hybrid.quality)
+    assert out["spearman_rho"] == pytest.approx(expected.spearman_rho, abs=1e-12)
