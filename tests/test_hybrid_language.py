@@ -22,13 +22,16 @@ from lpzero_gp.spaces import get_space
 
 SETTINGS = CaptureSettings(batch_size=2, seq_len=32, max_elements=256)
 NAMES = ["synflow", "snip", "n_params"]
+LAYERED = ["snip", "grad_norm", "fisher", "synaptic_saliency", "synaptic_diversity"]
 FORMULA = "s_add(s_log(snip), s_mul(synflow, layer_mean(pool_mean(t_std(W)))))"
 
 
 @pytest.fixture(scope="module")
 def flexibert():
     space = get_space("flexibert")
-    return space, space.load_benchmark().subset(limit=3).records
+    records = list(space.load_benchmark().records)
+    return space, ([r for r in records if r.config.n_layers == 2][:2]
+                   + [r for r in records if r.config.n_layers == 4][:1])
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +39,7 @@ def banks(flexibert, tmp_path_factory):
     space, records = flexibert
     cache = tmp_path_factory.mktemp("hybrid-cache")
     hybrid = collect_inputs(space, records, SETTINGS, cache=cache, progress=False,
-                            hand_designed=NAMES)
+                            hand_designed=NAMES + [f"l_{n}" for n in LAYERED])
     plain = collect_inputs(space, records, SETTINGS, cache=cache, progress=False)
     return hybrid, plain, cache
 
@@ -135,6 +138,8 @@ def test_values_are_read_back_from_the_cache(flexibert, banks, monkeypatch):
 
 def test_subsets_keep_records_and_values_aligned(banks):
     hybrid, _, _ = banks
+    assert hybrid.hand.layers["l_snip"].shape == (3, 4)
+    assert hybrid.subset([0, 1]).hand.layers["l_snip"].shape == (2, 2)  # the depth of both
     order = [2, 0]
     sub = hybrid.subset(order)
     assert isinstance(sub, HybridBank)
@@ -231,3 +236,73 @@ def test_cli_evaluate_collects_the_hand_designed_values(banks, capsys):
     expected = correlations(Proxy.parse(FORMULA, "hybrid").evaluate(hybrid).scores,
                             hybrid.quality)
     assert out["spearman_rho"] == pytest.approx(expected.spearman_rho, abs=1e-12)
+
+
+def test_per_layer_values_are_the_proxies_per_layer_and_sum_to_them(flexibert, banks):
+    from lpzero_gp.baselines.hand_designed import compute_hand_designed
+    space, records = flexibert
+    hybrid, _, _ = banks
+    settings = SETTINGS.resolved(space)
+    batch = make_space_batch(space, settings)
+    language = load_language("hybrid_layers")
+    assert language.hand_layers == tuple(f"l_{n}" for n in LAYERED)
+    whole = {n: [] for n in LAYERED}
+    for i, record in enumerate(records):
+        model = space.build(record, settings.variant, settings.seed)
+        got = compute_hand_designed(model, batch, settings.objective, LAYERED, space,
+                                    per_layer=True)
+        scalar = compute_hand_designed(model, batch, settings.objective, LAYERED, space)
+        depth = record.config.n_layers
+        for n in LAYERED:
+            row = hybrid.hand.layers[f"l_{n}"][i]
+            np.testing.assert_array_equal(row[:depth], got[n].values)
+            assert len(got[n].values) == depth and np.isnan(row[depth:]).all()
+            whole[n].append(scalar[n].value)
+    for n in LAYERED:
+        summed = Proxy.parse(f"layer_sum(l_{n})", language).evaluate(hybrid)
+        assert summed.valid
+        np.testing.assert_allclose(summed.scores, whole[n], rtol=1e-12)
+
+    # a per-layer product with a tensor statistic, against the statistic taken directly
+    proxy = Proxy.parse("layer_mean(l_mul(l_snip, pool_mean(t_std(W))))", language)
+    assert proxy.latex(simplify=False) == (
+        r"\frac{1}{L}\sum_{l=1}^{L} \mathrm{SNIP}_{l} \operatorname{mean}_{m} "
+        r"\operatorname{std}\left(W_{l,m}\right)")
+    assert proxy.sympy_text() == "layer_mean(l_snip*pool_mean(std(W_{l,m})))"
+    expected = []
+    for i, inputs in enumerate(hybrid.inputs):
+        stds = [[float(t.rows.double().std()) for t in inputs.tensors["W"] if t.layer == layer]
+                for layer in range(inputs.n_layers)]
+        snip = hybrid.hand.layers["l_snip"][i]
+        expected.append(np.mean([snip[l] * np.mean(s) for l, s in enumerate(stds)]))
+    np.testing.assert_allclose(proxy.evaluate(hybrid).scores, expected, rtol=1e-6)
+
+
+def test_per_layer_values_are_read_back_from_the_cache(flexibert, banks, monkeypatch):
+    import lpzero_gp.baselines.hand_designed as hand_designed
+    space, records = flexibert
+    hybrid, _, cache = banks
+
+    def no_model(*args, **kwargs):
+        raise AssertionError("a hand-designed proxy was computed again")
+    monkeypatch.setattr(hand_designed, "compute_hand_designed", no_model)
+    again = collect_inputs(space, records, SETTINGS, cache=cache, progress=False,
+                           hand_designed=["l_fisher"])
+    np.testing.assert_array_equal(again.hand.layers["l_fisher"], hybrid.hand.layers["l_fisher"])
+
+
+def test_rps_and_errors_on_per_layer_terminals(banks, tmp_path):
+    hybrid, _, _ = banks
+    language = load_language("hybrid_layers")
+    pruning = rps.RuleBasedPruning(language, hybrid)
+
+    def rule(text):
+        firing = pruning.check(Proxy.parse(text, language).tree)
+        return None if firing is None else firing.rule
+    assert rule("layer_sum(l_sub(l_snip, l_snip))") == "self_cancelling"
+    assert rule("layer_mean(l_div(l_snip, pool_mean(t_std(W))))") is None
+    bad = tmp_path / "bad.toml"
+    bad.write_text('extends = "hybrid"\nhand_designed_layers = ["synflow"]\n')
+    with pytest.raises(ConfigError, match="unknown hand-designed proxy with per-layer values "
+                                          "'synflow'; known: snip, fisher, grad_norm"):
+        load_language(bad)

@@ -150,5 +150,5 @@ def collect_inputs(space, records: Sequence[Record], settings: CaptureSettings |
     if hand_designed:
         from .hand_bank import hand_scores, with_hand_scores
         bank = with_hand_scores(bank, hand_scores(space, records, settings, list(hand_designed),
-                                                  score_root, data_dir, progress))
+                                                  score_root, data_dir, progress, bank.depth))
     return bank

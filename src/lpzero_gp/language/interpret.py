@@ -37,7 +37,7 @@ def interpret(tree, language, bank) -> torch.Tensor:
         raise MissingInputError(f"formula {tree} reads input(s) {', '.join(missing)}, which the "
                                 f"bank lacks (it holds {', '.join(bank.names) or 'nothing'})")
     hand = getattr(bank, "hand", None)
-    held = set(hand.names) if hand is not None else set()
+    held = set(hand.terminals) if hand is not None else set()
     missing = sorted((read & hand_names) - held)
     if missing:
         raise MissingInputError(

@@ -22,10 +22,11 @@ A free-form language may also name hand-designed proxies as terminals of type ``
 
     extends = "default"                  # a built-in name or a path (relative to this file)
     hand_designed = { synflow = 0.2, snip = 0.2 }   # or a list of names (weight 1 each)
+    hand_designed_layers = { snip = 0.2 }           # per-layer values: terminal l_snip
 
 ``extends`` reads the other file first; a key of this file replaces the base's, except that
-the tables ``inputs``, ``operations``, ``limits`` and ``hand_designed`` are merged entry by
-entry (this file's entries win). ``name`` and ``description`` are never inherited.
+the tables ``inputs``, ``operations``, ``limits``, ``hand_designed`` and
+``hand_designed_layers`` are merged entry by entry (this file's entries win). ``name`` and ``description`` are never inherited.
 
 ``shape = "lpzero"``: LPZero's fixed template. Two inputs, each through two unary operations
 (an operation that reduces to a per-layer scalar makes the next one act on that scalar, via the
@@ -63,7 +64,7 @@ from ..bank import GROUP_LEVEL, INPUT_NAMES, INPUTS
 from ..errors import ConfigError, FormulaError
 from ..locations import primitives_dir
 from .generate import TypedGenerator, random_tree
-from .hand import HAND_TYPE, hand_registry
+from .hand import HAND_LAYER_TYPE, HAND_TYPE, hand_registry, layer_terminal
 from .registry import REGISTRY, Primitive
 from .text import parse_nodes
 from .types import (TENSOR_TYPES, TYPES, Each, Pooled, Scalar, ScalarL, Tensor, concrete,
@@ -71,7 +72,7 @@ from .types import (TENSOR_TYPES, TYPES, Each, Pooled, Scalar, ScalarL, Tensor, 
 
 SHAPES = ("free", "lpzero")
 _TOP_KEYS = {"free": {"name", "description", "shape", "inputs", "operations", "limits",
-                      "hand_designed", "extends"},
+                      "hand_designed", "hand_designed_layers", "extends"},
              "lpzero": {"name", "description", "shape", "inputs", "unary", "binary",
                         "template"}}
 
@@ -117,17 +118,21 @@ class Language:
     ``pset``: DEAP ``PrimitiveSetTyped`` returning :class:`Scalar`, inputs as terminals.
     ``primitives``: the registry entries in the set. ``weights``: sampling weight per input,
     hand-designed terminal and operation name (for a template, per unary slot, binary
-    operation and input). ``inputs``: the captured inputs; ``hand``: the hand-designed proxies
-    read as ``Scalar`` terminals (:mod:`.hand`); ``terminals``: both.
+    operation and input). ``inputs``: the captured inputs; ``hand``: the hand-designed
+    terminals (:mod:`.hand`): proxies read as ``Scalar`` terminals, then per-layer values
+    read as ``ScalarL`` terminals (``l_snip``, also in ``hand_layers``); ``terminals``: both.
     """
 
     def __init__(self, name: str, path: Path | None, inputs: dict[str, float],
                  operations: dict[str, float], limits: Limits, template: Template | None = None,
-                 description: str = "", hand: dict[str, float] | None = None):
+                 description: str = "", hand: dict[str, float] | None = None,
+                 hand_layers: dict[str, float] | None = None):
         self.name, self.path, self.description = name, path, description
         self.inputs: tuple[str, ...] = tuple(inputs)
-        hand = dict(hand or {})
+        hand_layers = {layer_terminal(n): w for n, w in (hand_layers or {}).items()}
+        hand = {**(hand or {}), **hand_layers}
         self.hand: tuple[str, ...] = tuple(hand)
+        self.hand_layers: tuple[str, ...] = tuple(hand_layers)
         self.terminals: tuple[str, ...] = self.inputs + self.hand
         self.groups: tuple[str, ...] = tuple(dict.fromkeys(INPUTS[n].group for n in inputs))
         self.limits = limits
@@ -173,7 +178,8 @@ class Language:
             self.pset.addTerminal(n, TENSOR_TYPES[INPUTS[n].group], name=n)
             weighted.append((self.pset.mapping[n], inputs[n]))
         for n in self.hand:
-            self.pset.addTerminal(n, HAND_TYPE, name=n)
+            self.pset.addTerminal(n, HAND_LAYER_TYPE if n in hand_layers else HAND_TYPE,
+                                  name=n)
             weighted.append((self.pset.mapping[n], hand[n]))
         self._generator = TypedGenerator(weighted, limits.max_depth, limits.max_nodes) \
             if template is None else None
@@ -440,7 +446,7 @@ def _toml(path: Path) -> dict:
 
 
 # tables that ``extends`` merges entry by entry
-_MERGED = ("inputs", "operations", "limits", "hand_designed")
+_MERGED = ("inputs", "operations", "limits", "hand_designed", "hand_designed_layers")
 
 
 def _extended(data: dict, path: Path, seen: tuple[Path, ...] = ()) -> dict:
@@ -495,9 +501,11 @@ def _read(path: Path) -> Language:
     operations = _weights(data, "operations", where, allowed=REGISTRY, what="operation",
                           default=lambda n: REGISTRY[n].weight)
     limits = _limits(data, where)
-    hand = _hand(data, where) if "hand_designed" in data else {}
+    hand = _hand(data, where, "hand_designed") if "hand_designed" in data else {}
+    layers = (_hand(data, where, "hand_designed_layers") if "hand_designed_layers" in data
+              else {})
     language = Language(name, path, inputs, operations, limits, description=description,
-                        hand=hand)
+                        hand=hand, hand_layers=layers)
     _check_free(language, operations, where)
     return language
 
@@ -527,20 +535,24 @@ def _weights(data: dict, key: str, where, allowed, what: str, default=lambda n: 
     return out
 
 
-def _hand(data: dict, where) -> dict[str, float]:
-    """The hand-designed terminals of ``data["hand_designed"]`` (names of the registry of
-    :mod:`lpzero_gp.baselines.hand_designed`, none the name of an input or operation)."""
-    known = hand_registry()
-    raw = data["hand_designed"]
+def _hand(data: dict, where, key: str) -> dict[str, float]:
+    """The hand-designed proxies of ``data[key]`` (names of the registry of
+    :mod:`lpzero_gp.baselines.hand_designed`; for ``hand_designed_layers``, proxies with
+    per-layer values), none whose terminal is the name of an input or operation."""
+    per_layer = key == "hand_designed_layers"
+    known = {n: h for n, h in hand_registry().items() if h.layers or not per_layer}
+    what = "hand-designed proxy with per-layer values" if per_layer else "hand-designed proxy"
+    raw = data[key]
     for n in (raw if isinstance(raw, (list, dict)) else ()):
         if isinstance(n, str) and n not in known:
-            raise ConfigError(f"{where(f'hand_designed.{n}')}: unknown hand-designed proxy "
-                              f"{n!r}; known: {', '.join(known)}")
-    hand = _weights(data, "hand_designed", where, allowed=known, what="hand-designed proxy")
+            raise ConfigError(f"{where(f'{key}.{n}')}: unknown {what} {n!r}; known: "
+                              f"{', '.join(known)}")
+    hand = _weights(data, key, where, allowed=known, what=what)
     for n in hand:
-        if n in REGISTRY or n in INPUT_NAMES:
-            raise ConfigError(f"{where(f'hand_designed.{n}')}: {n!r} is also the name of an "
-                              f"{'operation' if n in REGISTRY else 'input'}")
+        term = layer_terminal(n) if per_layer else n
+        if term in REGISTRY or term in INPUT_NAMES:
+            raise ConfigError(f"{where(f'{key}.{n}')}: {term!r} is also the name of an "
+                              f"{'operation' if term in REGISTRY else 'input'}")
     return hand
 
 

@@ -87,8 +87,9 @@ attention_confidence  Voita et al. 2019: mean over attention maps, heads and que
 """
 from __future__ import annotations
 
-from .registry import (HAND_DESIGNED, HandDesigned, ProxyUndefinedError, ProxyValue, _guard,
-                       compute_hand_designed, hand_designed, single, unregister)
+from .registry import (HAND_DESIGNED, HandDesigned, LayerValues, ProxyUndefinedError,
+                       ProxyValue, _guard, compute_hand_designed, hand_designed,
+                       hand_designed_layers, single, unregister)
 from .passes import (DEFAULT_NORM_TYPES, PASSES, GradientPass, GraspPass, StaticPass,
                      SynflowPass, position_embedding, synflow_pass)
 from .passes.synflow import SYNFLOW_LEVEL, SYNFLOW_NOISE
@@ -99,9 +100,10 @@ from . import saliency, jacobian, synaptic, activation, attention  # noqa: E402,
 from .jacobian import JACOBIAN_EPS
 
 __all__ = ["DEFAULT_NORM_TYPES", "GradientPass", "GraspPass", "HAND_DESIGNED",
-           "HAND_DESIGNED_NAMES", "HandDesigned", "JACOBIAN_EPS", "PASSES",
+           "HAND_DESIGNED_NAMES", "HandDesigned", "JACOBIAN_EPS", "LayerValues", "PASSES",
            "ProxyUndefinedError", "ProxyValue", "SYNFLOW_LEVEL", "SYNFLOW_NOISE", "StaticPass",
-           "SynflowPass", "compute_hand_designed", "hand_designed", "n_params",
+           "SynflowPass", "compute_hand_designed", "hand_designed", "hand_designed_layers",
+           "n_params",
            "n_params_nonembedding", "position_embedding", "single", "synflow_pass",
            "unregister", *(n for n in HAND_DESIGNED if not n.startswith("n_params"))]
 

@@ -11,6 +11,10 @@ A proxy is one function decorated with :func:`hand_designed`, which names the pa
 the order of :data:`~.passes.PASSES`, gives its result to every proxy that needs it, and drops
 it before the next pass. A pass or a proxy that raises :class:`ProxyUndefinedError` gives NaN
 with the reason (for every proxy of that pass, or for that proxy); any other failure is raised.
+
+A proxy that is a sum over the model's layers may also declare its per-layer values, one more
+decorated function reading the same pass (:func:`hand_designed_layers`); ``per_layer=True``
+computes those (one value per proxy layer, whose sum is the proxy's value).
 """
 from __future__ import annotations
 
@@ -38,6 +42,19 @@ class ProxyValue:
 
 
 @dataclass(frozen=True)
+class LayerValues:
+    """A proxy's per-layer values on one model, (L,) one per proxy layer, or none and the
+    reason they are undefined."""
+
+    values: tuple[float, ...]
+    reason: str | None = None
+
+    @property
+    def valid(self) -> bool:
+        return self.reason is None and all(math.isfinite(v) for v in self.values)
+
+
+@dataclass(frozen=True)
 class HandDesigned:
     """One hand-designed proxy: its key, display name, source, the pass it needs (a key of
     :data:`~.passes.PASSES`), ``read``, the function from that pass's result to the value, and
@@ -50,6 +67,7 @@ class HandDesigned:
     needs: str
     read: Callable[..., float]
     latex: str = ""
+    layers: Callable[..., Sequence[float]] | None = None
 
     def __post_init__(self):
         if not self.latex:
@@ -98,6 +116,21 @@ def hand_designed(name: str, *, label: str, source: str, needs: str, latex: str 
     return register
 
 
+def hand_designed_layers(name: str) -> Callable[[Callable[..., Sequence[float]]],
+                                                Callable[..., Sequence[float]]]:
+    """Declare the decorated function as the per-layer values of the registered proxy
+    ``name``: it reads the same pass and returns one value per proxy layer, whose sum is the
+    proxy's value. Returns the function unchanged."""
+    import dataclasses
+
+    def register(fn: Callable[..., Sequence[float]]) -> Callable[..., Sequence[float]]:
+        if name not in HAND_DESIGNED:
+            raise ValueError(f"per-layer values of {name!r}: no such hand-designed proxy")
+        HAND_DESIGNED[name] = dataclasses.replace(HAND_DESIGNED[name], layers=fn)
+        return fn
+    return register
+
+
 def unregister(name: str) -> None:
     """Remove the hand-designed proxy ``name`` (for tests and interactive use)."""
     del HAND_DESIGNED[name]
@@ -122,9 +155,19 @@ def _guard(fn: Callable[[], float], name: str) -> ProxyValue:
     return ProxyValue(value)
 
 
+def _guard_layers(fn: Callable[[], Sequence[float]], name: str) -> LayerValues:
+    try:
+        values = tuple(float(v) for v in fn())
+    except ProxyUndefinedError as exc:
+        return LayerValues((), str(exc))
+    if not all(math.isfinite(v) for v in values):
+        return LayerValues(values, f"{name}: a layer's value is not finite")
+    return LayerValues(values)
+
+
 def compute_hand_designed(model, batch: dict, objective: str,
-                          names: Sequence[str] | None = None, space=None
-                          ) -> dict[str, ProxyValue]:
+                          names: Sequence[str] | None = None, space=None,
+                          per_layer: bool = False) -> dict:
     """The hand-designed proxies ``names`` (default: all) of one model, sharing passes.
 
     Each pass some proxy needs runs once (:data:`~.passes.PASSES`, in its order): the proxies
@@ -134,9 +177,17 @@ def compute_hand_designed(model, batch: dict, objective: str,
     normalise (LayerNorm, RMSNorm) and where a position table is; a sub-network view is first
     made a network of its own (``model.standalone()``), so that every proxy sees only the
     active weights.
+
+    ``per_layer``: the proxies' per-layer values instead (:class:`LayerValues`; each name must
+    have them, :func:`hand_designed_layers`).
     """
     from .passes import PASSES
     names = _checked(names)
+    if per_layer:
+        lacking = [n for n in names if HAND_DESIGNED[n].layers is None]
+        if lacking:
+            raise ValueError(f"hand-designed proxies {lacking} have no per-layer values; those "
+                             f"with: {', '.join(n for n, h in HAND_DESIGNED.items() if h.layers)}")
     standalone = getattr(model, "standalone", None)
     if standalone is not None:
         model = standalone()
@@ -148,10 +199,14 @@ def compute_hand_designed(model, batch: dict, objective: str,
         try:
             result = run(model, batch, objective, space)
         except ProxyUndefinedError as exc:
-            out.update({n: ProxyValue(math.nan, str(exc)) for n in users})
+            out.update({n: LayerValues((), str(exc)) if per_layer
+                        else ProxyValue(math.nan, str(exc)) for n in users})
             continue
         for n in users:
-            out[n] = _guard(lambda n=n: HAND_DESIGNED[n].read(result), n)
+            if per_layer:
+                out[n] = _guard_layers(lambda n=n: HAND_DESIGNED[n].layers(result), n)
+            else:
+                out[n] = _guard(lambda n=n: HAND_DESIGNED[n].read(result), n)
         del result  # release the pass's tensors before the next pass
     return {n: out[n] for n in names}
 

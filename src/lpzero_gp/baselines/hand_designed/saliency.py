@@ -15,7 +15,7 @@ from .passes.common import double as _double
 from .passes.gradient import GradientPass
 from .passes.grasp import GraspPass
 from .passes.synflow import SynflowPass
-from .registry import hand_designed
+from .registry import hand_designed, hand_designed_layers
 
 
 @hand_designed("synflow", label="Synflow", source="Tanaka et al. 2020", needs="synflow",
@@ -36,6 +36,12 @@ def logsynflow(p: SynflowPass) -> float:
 def snip(p: GradientPass) -> float:
     return float(sum((_double(w) * _double(p.grad(w))).abs().sum()
                      for ws in p.weights for w in ws))
+
+
+@hand_designed_layers("snip")
+def snip_layers(p: GradientPass) -> list[float]:
+    return [float(sum((_double(w) * _double(p.grad(w))).abs().sum() for w in ws))
+            for ws in p.weights]
 
 
 @hand_designed("grasp", label="GraSP", source="Wang et al. 2020", needs="grasp",
@@ -62,8 +68,28 @@ def fisher(p: GradientPass) -> float:
     return total
 
 
+@hand_designed_layers("fisher")
+def fisher_layers(p: GradientPass) -> list[float]:
+    out = []
+    for rec, grads in zip(p.records, p.linear_output_grads):
+        total = 0.0
+        for call, dz in zip(rec.mixer_calls + rec.ffn_calls, grads):
+            z = _double(call.output)
+            per_token = (z * _double(dz)).reshape(-1, z.shape[-1])
+            fan_in = call.input.shape[-1]
+            total += fan_in * float((0.5 * per_token.pow(2).mean(0)).sum())
+        out.append(total)
+    return out
+
+
 @hand_designed("grad_norm", label="Grad-norm", source="Abdelfattah et al. 2021", needs="gradient",
                latex=r"\mathrm{GradNorm}")
 def grad_norm(p: GradientPass) -> float:
     return float(sum(torch.linalg.vector_norm(_double(p.grad(w)))
                      for ws in p.weights for w in ws))
+
+
+@hand_designed_layers("grad_norm")
+def grad_norm_layers(p: GradientPass) -> list[float]:
+    return [float(sum(torch.linalg.vector_norm(_double(p.grad(w))) for w in ws))
+            for ws in p.weights]
