@@ -2,9 +2,10 @@
 
 Each file holds ``{"key": {...}, "records": {record_id: {"values": {proxy: float | null},
 "reasons": {proxy: reason}, "seconds": float}}}``, and, for the proxies whose per-layer values
-a hybrid language read, ``"layers": {proxy: [float | null, ...]}`` and ``"layer_reasons"``. The key holds everything a value depends on
-(space, variant, seed, batch size and length, objective, text fingerprint, and
-:data:`SCORES_VERSION`, bumped whenever a proxy's definition changes). The file is rewritten
+a hybrid language read, ``"layers": {proxy: [float | null, ...]}`` and ``"layer_reasons"``.
+The key holds everything a value depends on (space, variant, seed, batch size and length,
+objective, text fingerprint, and :data:`SCORES_VERSION`, bumped whenever a proxy's definition
+changes). The file is rewritten
 atomically after each record, so an interrupted run keeps what it computed.
 """
 from __future__ import annotations

@@ -26,7 +26,8 @@ A free-form language may also name hand-designed proxies as terminals of type ``
 
 ``extends`` reads the other file first; a key of this file replaces the base's, except that
 the tables ``inputs``, ``operations``, ``limits``, ``hand_designed`` and
-``hand_designed_layers`` are merged entry by entry (this file's entries win). ``name`` and ``description`` are never inherited.
+``hand_designed_layers`` are merged entry by entry (this file's entries win). ``name`` and
+``description`` are never inherited.
 
 ``shape = "lpzero"``: LPZero's fixed template. Two inputs, each through two unary operations
 (an operation that reduces to a per-layer scalar makes the next one act on that scalar, via the
