@@ -10,6 +10,12 @@ imported before use)::
     def my_proxy(p: GradientPass) -> float:
         return float(sum(p.grad(w).abs().sum() for ws in p.weights for w in ws))
 
+A proxy that is a sum over the layers may also declare its per-layer values, one more function
+reading the same pass and returning one float per proxy layer (``@hand_designed_layers(
+"my_proxy")``; :func:`compute_hand_designed` with ``per_layer=True``); a hybrid language reads
+them as the per-layer terminal ``l_my_proxy`` (:mod:`lpzero_gp.language.hand`). snip,
+grad_norm, fisher, synaptic_saliency and synaptic_diversity have them.
+
 ``needs`` names the pass it reads (:data:`~.passes.PASSES`: ``"gradient"``, ``"synflow"``,
 ``"grasp"``, ``"static"``); :func:`compute_hand_designed` runs each pass once per model for
 all the proxies that need it; tables and ``lpzero-gp baselines --proxies`` list it. Families:
