@@ -260,5 +260,6 @@ def test_template_errors_name_the_key(tmp_path):
 def test_missing_file_and_unknown_name():
     with pytest.raises(ConfigError, match=re.escape("nowhere.toml") + ".*not found"):
         load_language("/nowhere/nowhere.toml")
-    with pytest.raises(ConfigError, match="unknown language 'nope'.*default, lpzero"):
+    with pytest.raises(ConfigError, match="unknown language 'nope'.*default, hybrid, "
+                                          "hybrid_layers, lpzero"):
         load_language("nope")

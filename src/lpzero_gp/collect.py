@@ -92,16 +92,23 @@ def capture_record(space, record: Record, settings: CaptureSettings, batch: dict
 def collect_inputs(space, records: Sequence[Record], settings: CaptureSettings | None = None,
                    cache: CaptureCache | str | os.PathLike | None | bool = None,
                    data_dir=None, progress: bool = True,
-                   stats: CollectStats | None = None) -> InputBank:
+                   stats: CollectStats | None = None,
+                   hand_designed: Sequence[str] = ()) -> InputBank:
     """Inputs of ``records`` stacked into one bank, each captured at most once.
 
     ``cache``: a :class:`CaptureCache`, a folder, ``None`` for the default folder, or
     ``False`` for no cache. Each record is stored as soon as it is captured, so an error on
     one record (re-raised naming it) loses nothing already computed.
+
+    ``hand_designed``: names of hand-designed proxies a hybrid language reads; when given, the
+    result is a :class:`~lpzero_gp.hand_bank.HybridBank` carrying their values (computed once
+    per architecture with the same settings and batch, cached in the same folder under
+    ``baselines/``, see :mod:`lpzero_gp.hand_bank`).
     """
     settings = (settings or CaptureSettings()).resolved(space)
     if cache is not False and not isinstance(cache, CaptureCache):
         cache = CaptureCache(cache)
+    score_root = False if cache is False else cache.root
     stats = stats if stats is not None else CollectStats()
     if not records:
         raise UsageError("no records to capture: the benchmark (or the --records / --limit "
@@ -142,5 +149,10 @@ def collect_inputs(space, records: Sequence[Record], settings: CaptureSettings |
                                   f"folder, or --no-cache)", LpzeroWarning)
                     cache = False
         collected.append(inputs)
-    return InputBank.from_inputs(collected, [r.id for r in records],
+    bank = InputBank.from_inputs(collected, [r.id for r in records],
                                  [r.quality for r in records])
+    if hand_designed:
+        from .hand_bank import hand_scores, with_hand_scores
+        bank = with_hand_scores(bank, hand_scores(space, records, settings, list(hand_designed),
+                                                  score_root, data_dir, progress, bank.depth))
+    return bank

@@ -1,9 +1,11 @@
 """A small JSON cache of hand-designed proxy values, one file per (space, settings).
 
 Each file holds ``{"key": {...}, "records": {record_id: {"values": {proxy: float | null},
-"reasons": {proxy: reason}, "seconds": float}}}``. The key holds everything a value depends on
-(space, variant, seed, batch size and length, objective, text fingerprint, and
-:data:`SCORES_VERSION`, bumped whenever a proxy's definition changes). The file is rewritten
+"reasons": {proxy: reason}, "seconds": float}}}``, and, for the proxies whose per-layer values
+a hybrid language read, ``"layers": {proxy: [float | null, ...]}`` and ``"layer_reasons"``.
+The key holds everything a value depends on (space, variant, seed, batch size and length,
+objective, text fingerprint, and :data:`SCORES_VERSION`, bumped whenever a proxy's definition
+changes). The file is rewritten
 atomically after each record, so an interrupted run keeps what it computed.
 """
 from __future__ import annotations
@@ -16,7 +18,7 @@ import tempfile
 from pathlib import Path
 
 from ..data import cache_dir
-from .hand_designed.registry import ProxyValue
+from .hand_designed.registry import LayerValues, ProxyValue
 
 SCORES_VERSION = 1
 
@@ -70,6 +72,30 @@ class ScoreCache:
             else:
                 entry["reasons"].pop(n, None)
         entry["seconds"] = float(entry.get("seconds", 0.0)) + float(seconds)
+        self._write()
+
+    def get_layers(self, record_id: str, names) -> dict[str, LayerValues] | None:
+        """The cached per-layer values of ``names`` for a record, or ``None`` if any is
+        missing."""
+        entry = self.records.get(str(record_id))
+        layers = (entry or {}).get("layers", {})
+        if not all(n in layers for n in names):
+            return None
+        reasons = entry.get("layer_reasons", {})
+        return {n: LayerValues(tuple(math.nan if v is None else float(v) for v in layers[n]),
+                               reasons.get(n)) for n in names}
+
+    def put_layers(self, record_id: str, values: dict[str, LayerValues]) -> None:
+        entry = self.records.setdefault(str(record_id), {"values": {}, "reasons": {},
+                                                         "seconds": 0.0})
+        layers = entry.setdefault("layers", {})
+        reasons = entry.setdefault("layer_reasons", {})
+        for n, v in values.items():
+            layers[n] = [x if math.isfinite(x) else None for x in v.values]
+            if v.reason is not None:
+                reasons[n] = v.reason
+            else:
+                reasons.pop(n, None)
         self._write()
 
     def _write(self) -> None:

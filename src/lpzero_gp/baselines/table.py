@@ -167,8 +167,10 @@ def collect_columns(space, bench, settings, hand_designed=None, in_language=None
     found = load_found(space.name, found_root) if include_found else []
     if lang or pub or found:
         from ..collect import collect_inputs
+        from ..hand_bank import hand_names
         bank = collect_inputs(space, records, settings, cache=cache, data_dir=data_dir,
-                              progress=progress)
+                              progress=progress,
+                              hand_designed=hand_names(*(proxy for _, proxy in found)))
         for p in lang:
             columns.append(_proxy_column(f"language:{p.name}", p.label, "hand-designed",
                                          p.proxy().evaluate(bank), ids,

@@ -105,9 +105,11 @@ def cmd_evaluate(args) -> int:
     if recompute:
         bench = _records_of_splits(found, bench)
     settings = settings_from_args(args)
+    from ..hand_bank import hand_names
     bank = collect_inputs(space, bench.records, settings,
                           cache=False if args.no_cache else args.cache_dir,
-                          data_dir=args.data_dir, progress=not args.json)
+                          data_dir=args.data_dir, progress=not args.json,
+                          hand_designed=hand_names(proxy))
     out = evaluation_summary(proxy, bank)
     out.update(space=space.name, benchmark=bench.source, label=bench.label_name)
     if found is not None and found.splits is not None:

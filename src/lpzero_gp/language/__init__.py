@@ -15,8 +15,12 @@ Exports:
   ``generate_subtree(rng, ret, max_depth, max_nodes=None)`` (subtree mutation); for template
   languages ``genes(tree) -> TemplateGenes``, ``from_genes(genes)``, ``random_genes(rng)``);
   ``Limits(min_depth, max_depth, max_nodes, init_max_depth)``.
-- ``load_language(name_or_path) -> Language``: "lpzero", "default" or a path to a TOML file;
-  cached per path. Malformed files raise ``ConfigError`` naming file and key.
+- ``load_language(name_or_path) -> Language``: "lpzero", "default", "hybrid",
+  "hybrid_layers" or a path to a TOML file; cached per path. Malformed files raise
+  ``ConfigError`` naming file and key. A hybrid language (:mod:`.hand`) also reads
+  hand-designed proxies as terminals (``Language.hand``: ``snip`` of type ``Scalar``,
+  ``l_snip`` of type ``ScalarL``), whose values the bank carries
+  (:class:`lpzero_gp.hand_bank.HybridBank`, from ``collect_inputs(..., hand_designed=...)``).
 - ``interpret(tree, language, bank) -> torch.Tensor`` (N,) float64, raw (may hold NaN).
 - ``ProxyResult(scores, valid, reason, invalid_records, record_ids)``; ``score_status``.
 - ``Proxy(tree, language, figures={})``: ``Proxy.parse(text, language="default")``,

@@ -1,9 +1,10 @@
 """Evaluating a tree on an :class:`~lpzero_gp.bank.InputBank`: all architectures at once.
 
 A stack machine over the tree's prefix list (read right to left): an input pushes its
-:class:`TensorValue` (the bank's blocks of kept rows and their layout), a primitive pops its
-arguments and pushes its result. The root leaves one (N,) float64 tensor: the raw scores, NaN or
-inf where the formula is undefined for an architecture.
+:class:`TensorValue` (the bank's blocks of kept rows and their layout), a hand-designed
+terminal its (N,) float64 values (the bank's ``hand`` scores, :mod:`lpzero_gp.hand_bank`), a
+primitive pops its arguments and pushes its result. The root leaves one (N,) float64 tensor:
+the raw scores, NaN or inf where the formula is undefined for an architecture.
 """
 from __future__ import annotations
 
@@ -29,16 +30,29 @@ def interpret(tree, language, bank) -> torch.Tensor:
 
     from .types import SCALAR_DTYPE
     ensure_checked()
-    missing = sorted({n.value for n in tree if isinstance(n, gp.Terminal)} - set(bank.names))
+    hand_names = set(getattr(language, "hand", ()))
+    read = {n.value for n in tree if isinstance(n, gp.Terminal)}
+    missing = sorted(read - hand_names - set(bank.names))
     if missing:
         raise MissingInputError(f"formula {tree} reads input(s) {', '.join(missing)}, which the "
                                 f"bank lacks (it holds {', '.join(bank.names) or 'nothing'})")
+    hand = getattr(bank, "hand", None)
+    held = set(hand.terminals) if hand is not None else set()
+    missing = sorted((read & hand_names) - held)
+    if missing:
+        raise MissingInputError(
+            f"formula {tree} reads hand-designed proxies {', '.join(missing)}, which the bank "
+            f"does not carry (it carries {', '.join(sorted(held)) or 'none'}); collect it with "
+            f"collect_inputs(..., hand_designed=[...])")
     mask = bank.layer_mask
     stack: list = []
     with torch.no_grad():
         for node in reversed(tree):
             if isinstance(node, gp.Terminal):
-                stack.append(TensorValue(*bank.stacked(node.value)))
+                if node.value in hand_names:
+                    stack.append(hand.column(node.value))
+                else:
+                    stack.append(TensorValue(*bank.stacked(node.value)))
                 continue
             prim = language.primitives.get(node.name)
             if prim is None:

@@ -17,6 +17,18 @@ and the size limits of its trees. Two shapes exist:
     max_depth = 8         # no tree higher than this (height: a lone input has height 0)
     max_nodes = 25
 
+A free-form language may also name hand-designed proxies as terminals of type ``Scalar``
+(one value per architecture; :mod:`.hand`), and build on another language's file::
+
+    extends = "default"                  # a built-in name or a path (relative to this file)
+    hand_designed = { synflow = 0.2, snip = 0.2 }   # or a list of names (weight 1 each)
+    hand_designed_layers = { snip = 0.2 }           # per-layer values: terminal l_snip
+
+``extends`` reads the other file first; a key of this file replaces the base's, except that
+the tables ``inputs``, ``operations``, ``limits``, ``hand_designed`` and
+``hand_designed_layers`` are merged entry by entry (this file's entries win). ``name`` and
+``description`` are never inherited.
+
 ``shape = "lpzero"``: LPZero's fixed template. Two inputs, each through two unary operations
 (an operation that reduces to a per-layer scalar makes the next one act on that scalar, via the
 primitive's ``scalar_form``), each branch reduced by ``template.reduction`` if still a tensor,
@@ -53,13 +65,15 @@ from ..bank import GROUP_LEVEL, INPUT_NAMES, INPUTS
 from ..errors import ConfigError, FormulaError
 from ..locations import primitives_dir
 from .generate import TypedGenerator, random_tree
+from .hand import HAND_LAYER_TYPE, HAND_TYPE, hand_registry, layer_terminal
 from .registry import REGISTRY, Primitive
 from .text import parse_nodes
 from .types import (TENSOR_TYPES, TYPES, Each, Pooled, Scalar, ScalarL, Tensor, concrete,
                     describe)
 
 SHAPES = ("free", "lpzero")
-_TOP_KEYS = {"free": {"name", "description", "shape", "inputs", "operations", "limits"},
+_TOP_KEYS = {"free": {"name", "description", "shape", "inputs", "operations", "limits",
+                      "hand_designed", "hand_designed_layers", "extends"},
              "lpzero": {"name", "description", "shape", "inputs", "unary", "binary",
                         "template"}}
 
@@ -103,15 +117,24 @@ class Language:
     """A primitive set: inputs, operations, weights, limits, and the DEAP ``pset``.
 
     ``pset``: DEAP ``PrimitiveSetTyped`` returning :class:`Scalar`, inputs as terminals.
-    ``primitives``: the registry entries in the set. ``weights``: sampling weight per input and
-    operation name (for a template, per unary slot, binary operation and input).
+    ``primitives``: the registry entries in the set. ``weights``: sampling weight per input,
+    hand-designed terminal and operation name (for a template, per unary slot, binary
+    operation and input). ``inputs``: the captured inputs; ``hand``: the hand-designed
+    terminals (:mod:`.hand`): proxies read as ``Scalar`` terminals, then per-layer values
+    read as ``ScalarL`` terminals (``l_snip``, also in ``hand_layers``); ``terminals``: both.
     """
 
     def __init__(self, name: str, path: Path | None, inputs: dict[str, float],
                  operations: dict[str, float], limits: Limits, template: Template | None = None,
-                 description: str = ""):
+                 description: str = "", hand: dict[str, float] | None = None,
+                 hand_layers: dict[str, float] | None = None):
         self.name, self.path, self.description = name, path, description
         self.inputs: tuple[str, ...] = tuple(inputs)
+        hand_layers = {layer_terminal(n): w for n, w in (hand_layers or {}).items()}
+        hand = {**(hand or {}), **hand_layers}
+        self.hand: tuple[str, ...] = tuple(hand)
+        self.hand_layers: tuple[str, ...] = tuple(hand_layers)
+        self.terminals: tuple[str, ...] = self.inputs + self.hand
         self.groups: tuple[str, ...] = tuple(dict.fromkeys(INPUTS[n].group for n in inputs))
         self.limits = limits
         self.template_spec = template
@@ -125,8 +148,9 @@ class Language:
                 used[REGISTRY[slot].scalar_form] = 0.0
             used.update(template.binary)
         self.primitives: dict[str, Primitive] = {n: REGISTRY[n] for n in used}
-        self.weights: dict[str, float] = {**inputs, **(operations if template is None else
-                                                       {**template.unary, **template.binary})}
+        self.weights: dict[str, float] = {**inputs, **hand,
+                                          **(operations if template is None else
+                                             {**template.unary, **template.binary})}
         self.pset = gp.PrimitiveSetTyped(name, [], Scalar)
         self.variants: dict[str, list] = {}
         group_weight = {g: sum(w for n, w in inputs.items() if INPUTS[n].group == g)
@@ -154,6 +178,10 @@ class Language:
         for n in self.inputs:
             self.pset.addTerminal(n, TENSOR_TYPES[INPUTS[n].group], name=n)
             weighted.append((self.pset.mapping[n], inputs[n]))
+        for n in self.hand:
+            self.pset.addTerminal(n, HAND_LAYER_TYPE if n in hand_layers else HAND_TYPE,
+                                  name=n)
+            weighted.append((self.pset.mapping[n], hand[n]))
         self._generator = TypedGenerator(weighted, limits.max_depth, limits.max_nodes) \
             if template is None else None
         if template is not None:
@@ -321,7 +349,8 @@ class Language:
             if not expected:
                 return False
             if isinstance(node, gp.Terminal):
-                mine = self.pset.mapping.get(node.name) if node.name in self.inputs else None
+                mine = self.pset.mapping.get(node.name) if node.name in self.terminals \
+                    else None
             else:
                 mine = self.variant(node.name, node.args)
             if mine is None or mine.ret is not node.ret or node.ret is not expected.pop():
@@ -408,14 +437,52 @@ def load_language(name_or_path: "str | os.PathLike | Language") -> Language:
     return _CACHE[key]
 
 
-def _read(path: Path) -> Language:
+def _toml(path: Path) -> dict:
     try:
-        data = tomllib.loads(path.read_text())
+        return tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: malformed TOML: {exc}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read: {exc}") from None
+
+
+# tables that ``extends`` merges entry by entry
+_MERGED = ("inputs", "operations", "limits", "hand_designed", "hand_designed_layers")
+
+
+def _extended(data: dict, path: Path, seen: tuple[Path, ...] = ()) -> dict:
+    """``data`` with the file it ``extends`` read first (see the module docstring)."""
+    base_ref = data.get("extends")
+    if base_ref is None:
+        return data
+    if not isinstance(base_ref, str) or not base_ref:
+        raise ConfigError(f"{path}: extends: must name a language (a built-in name or a path)")
+    if "/" in base_ref or os.sep in base_ref or base_ref.endswith(".toml"):
+        base = (path.parent / base_ref).expanduser().resolve()
+    else:
+        base = (primitives_dir() / f"{base_ref}.toml").resolve()
+    if not base.is_file():
+        raise ConfigError(f"{path}: extends: no language file {base}")
+    if base in seen or base == path:
+        raise ConfigError(f"{path}: extends: {base} extends this file again (a cycle)")
+    parent = _extended(_toml(base), base, seen + (path,))
+    if parent.get("shape", "free") != "free" or data.get("shape", "free") != "free":
+        raise ConfigError(f"{path}: extends: only free-form languages extend one another")
+    out = {k: v for k, v in parent.items() if k not in ("name", "description", "extends")}
+    for key, value in data.items():
+        if key == "extends":
+            continue
+        if key in _MERGED and isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = {**out[key], **value}
+        else:
+            out[key] = value
+    return out
+
+
+def _read(path: Path) -> Language:
+    data = _toml(path)
     where = lambda key: f"{path}: {key}"  # noqa: E731
+    data = _extended(data, path)
     shape = data.get("shape", "free")
     if shape not in SHAPES:
         raise ConfigError(f"{where('shape')}: {shape!r} is not one of {', '.join(SHAPES)}")
@@ -435,7 +502,11 @@ def _read(path: Path) -> Language:
     operations = _weights(data, "operations", where, allowed=REGISTRY, what="operation",
                           default=lambda n: REGISTRY[n].weight)
     limits = _limits(data, where)
-    language = Language(name, path, inputs, operations, limits, description=description)
+    hand = _hand(data, where, "hand_designed") if "hand_designed" in data else {}
+    layers = (_hand(data, where, "hand_designed_layers") if "hand_designed_layers" in data
+              else {})
+    language = Language(name, path, inputs, operations, limits, description=description,
+                        hand=hand, hand_layers=layers)
     _check_free(language, operations, where)
     return language
 
@@ -463,6 +534,27 @@ def _weights(data: dict, key: str, where, allowed, what: str, default=lambda n: 
     if not any(w > 0 for w in out.values()):
         raise ConfigError(f"{where(key)}: every weight is 0")
     return out
+
+
+def _hand(data: dict, where, key: str) -> dict[str, float]:
+    """The hand-designed proxies of ``data[key]`` (names of the registry of
+    :mod:`lpzero_gp.baselines.hand_designed`; for ``hand_designed_layers``, proxies with
+    per-layer values), none whose terminal is the name of an input or operation."""
+    per_layer = key == "hand_designed_layers"
+    known = {n: h for n, h in hand_registry().items() if h.layers or not per_layer}
+    what = "hand-designed proxy with per-layer values" if per_layer else "hand-designed proxy"
+    raw = data[key]
+    for n in (raw if isinstance(raw, (list, dict)) else ()):
+        if isinstance(n, str) and n not in known:
+            raise ConfigError(f"{where(f'{key}.{n}')}: unknown {what} {n!r}; known: "
+                              f"{', '.join(known)}")
+    hand = _weights(data, key, where, allowed=known, what=what)
+    for n in hand:
+        term = layer_terminal(n) if per_layer else n
+        if term in REGISTRY or term in INPUT_NAMES:
+            raise ConfigError(f"{where(f'{key}.{n}')}: {term!r} is also the name of an "
+                              f"{'operation' if term in REGISTRY else 'input'}")
+    return hand
 
 
 def _limits(data: dict, where) -> Limits:

@@ -127,8 +127,18 @@ class Proxy:
 
     # -- evaluation ---------------------------------------------------------------------------
     def evaluate(self, bank) -> ProxyResult:
+        """Scores on ``bank`` with their status. Where a hand-designed terminal the formula
+        reads is undefined on a record, the reason says which and why."""
         raw = interpret(self.tree, self.language, bank).numpy().astype(np.float64)
-        return score_status(raw, list(bank.record_ids))
+        result = score_status(raw, list(bank.record_ids))
+        hand = getattr(bank, "hand", None)
+        read = [n.name for n in self.tree if n.arity == 0 and n.name in self.language.hand]
+        if result.invalid_records and hand is not None and read:
+            why = next((w for w in (hand.reason(r, read) for r in result.invalid_records)
+                        if w), None)
+            if why is not None:
+                result.reason = f"{result.reason}; {why}"
+        return result
 
     # -- symbolic forms -----------------------------------------------------------------------
     def sympy(self, simplify: bool = False) -> sp.Basic:

@@ -5,6 +5,7 @@ import sympy as sp
 from deap import gp
 
 from . import symbolic
+from .hand import hand_symbol
 from .registry import FUNCTIONS, REGISTRY
 
 
@@ -25,7 +26,8 @@ def _build(tree) -> sp.Basic:
     stack: list = []
     for node in reversed(tree):
         if isinstance(node, gp.Terminal):
-            stack.append(symbolic.SYMBOLS[node.value])
+            stack.append(symbolic.SYMBOLS[node.value] if node.value in symbolic.SYMBOLS
+                         else hand_symbol(node.value))
         else:
             prim = REGISTRY[node.name]
             args = [stack.pop() for _ in range(prim.arity)]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import sys
 
 from ..errors import FormulaError
 from ..bank import INPUT_NAMES
@@ -17,6 +18,13 @@ from .registry import REGISTRY
 from .types import Scalar, describe, is_each
 
 _TOKEN = re.compile(r"\s*(?:(?P<name>[A-Za-z_][A-Za-z0-9_]*)|(?P<punct>[(),])|(?P<bad>\S))")
+
+
+def _hand_registered() -> dict:
+    """The hand-designed proxies registered so far (none until a hybrid language is loaded:
+    a formula error never imports torch)."""
+    module = sys.modules.get("lpzero_gp.baselines.hand_designed.registry")
+    return getattr(module, "HAND_DESIGNED", {})
 
 
 def formula_error(text: str, start: int, length: int, message: str) -> FormulaError:
@@ -67,7 +75,11 @@ class _Parser:
                                    f"{self.language.name!r}")
         if name in INPUT_NAMES:
             return self.error(tok, f"input {name!r} is not in language {self.language.name!r}")
-        known = list(self.language.variants) + list(self.language.inputs)
+        if name in _hand_registered():
+            return self.error(tok, f"hand-designed proxy {name!r} is not a terminal of language "
+                                   f"{self.language.name!r} (a hybrid language names it under "
+                                   f"hand_designed)")
+        known = list(self.language.variants) + list(self.language.terminals)
         close = difflib.get_close_matches(name, known, n=3)
         hint = f"; did you mean {' or '.join(map(repr, close))}?" if close else ""
         return self.error(tok, f"unknown name {name!r} in language {self.language.name!r}"
@@ -82,10 +94,11 @@ class _Parser:
                                   f"{found}")
         name = tok[1]
         self.i += 1
-        if name in self.language.inputs:
+        if name in self.language.terminals:
             nxt = self.peek()
             if nxt is not None and nxt[1] == "(":
-                raise self.error(nxt, f"input {name} takes no arguments")
+                what = "input" if name in self.language.inputs else "hand-designed proxy"
+                raise self.error(nxt, f"{what} {name} takes no arguments")
             terminal = self.language.pset.mapping[name]
             return [terminal], terminal.ret
         if name not in self.language.variants:

@@ -101,8 +101,9 @@ def proxy_scorer(space, proxy, settings, cache=None, data_dir=None, progress: bo
     from ..collect import collect_inputs
 
     def score(records: list[Record]) -> np.ndarray:
+        from ..hand_bank import hand_names
         bank = collect_inputs(space, records, settings, cache=cache, data_dir=data_dir,
-                              progress=progress)
+                              progress=progress, hand_designed=hand_names(proxy))
         values = np.asarray(proxy.evaluate(bank).scores, dtype=np.float64)
         return -values if lower_is_better else values
     return score

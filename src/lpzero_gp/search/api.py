@@ -86,7 +86,7 @@ def search(space: str | None = None, config: str | os.PathLike | Mapping | RunSp
     bench = bench.subset(ids=spec.records.ids, limit=spec.records.limit)
     settings = spec.capture.resolved(space_obj)
     bank = collect_inputs(space_obj, bench.records, settings, cache=cache, data_dir=data_dir,
-                          progress=progress)
+                          progress=progress, hand_designed=lang.hand)
     if state is not None and state.record_ids != list(bank.record_ids):
         raise ConfigError(f"{out}: the checkpoint was made on other records than these")
     split = make_split(bank, cfg.split_fractions, cfg.effective_split_seed, cfg.probes,

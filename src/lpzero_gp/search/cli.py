@@ -23,7 +23,8 @@ def _add_search_options(p: argparse.ArgumentParser, add_capture_options) -> None
     p.add_argument("--workers", type=positive_int,
                    help="evaluation processes (results do not depend on it)")
     p.add_argument("--out", help="results folder (default: runs/<space>-<language>-seed<seed>)")
-    p.add_argument("--language", help="primitive set: default, lpzero, or a TOML file")
+    p.add_argument("--language", help="primitive set: default, lpzero, hybrid (default with "
+                   "the hand-designed proxies as terminals), or a TOML file")
     p.add_argument("--split-fractions", type=float, nargs=3,
                    metavar=("SEARCH", "VALIDATION", "TEST"),
                    help="shares of each depth in the search (fitness), validation (choice of "

@@ -24,6 +24,7 @@ from ..baselines.in_language import published_proxy
 from ..cache import CaptureSettings
 from ..collect import collect_inputs
 from ..errors import LpzeroError
+from ..hand_bank import hand_names
 from ..locations import experiments_dir
 from ..metrics import bootstrap_ci, correlations, paired_bootstrap
 from ..spaces import get_space, space_names
@@ -55,7 +56,9 @@ def test_split_scores(space_name: str, folder: Path | None = None, progress: boo
     bench = space.load_benchmark(given) if given else space.load_benchmark()
     test_ids = prov["splits"]["test"]
     records = bench.subset(ids=test_ids).records
-    bank = collect_inputs(space, records, _settings(prov["capture"]), progress=progress)
+    proxies = [Proxy.from_json(f) for _, f in found]
+    bank = collect_inputs(space, records, _settings(prov["capture"]), progress=progress,
+                          hand_designed=hand_names(*proxies))
     scores = {}
     for name, values in descriptor_scores(space, records).items():
         scores[f"descriptor: {descriptor_label(name)}"] = ("descriptor", values)
@@ -63,8 +66,7 @@ def test_split_scores(space_name: str, folder: Path | None = None, progress: boo
         pub = published_proxy(space_name)
         label = pub.label + (" (negated: lower is better)" if pub.lower_is_better else "")
         scores[label] = ("published", pub.oriented(pub.proxy().evaluate(bank).scores))
-    for path, f in found:
-        proxy = Proxy.from_json(f)
+    for (path, f), proxy in zip(found, proxies):
         if f["provenance"]["splits"]["test"] == test_ids:
             label = f"found ({proxy.language.name} language, {path.name})"
             scores[label] = ("found", proxy.evaluate(bank).scores)

@@ -463,7 +463,7 @@ class RuleBasedPruning:
         return [r.name for r in self.structural] + [r.name for r in self.probe]
 
     def check_structure(self, tree: gp.PrimitiveTree) -> Firing | None:
-        view = TreeView(tree, self.language.inputs)
+        view = TreeView(tree, self.language.terminals)
         for rule in self.structural:
             reason = rule.fires(view)
             if reason is not None:

@@ -10,6 +10,12 @@ imported before use)::
     def my_proxy(p: GradientPass) -> float:
         return float(sum(p.grad(w).abs().sum() for ws in p.weights for w in ws))
 
+A proxy that is a sum over the layers may also declare its per-layer values, one more function
+reading the same pass and returning one float per proxy layer (``@hand_designed_layers(
+"my_proxy")``; :func:`compute_hand_designed` with ``per_layer=True``); a hybrid language reads
+them as the per-layer terminal ``l_my_proxy`` (:mod:`lpzero_gp.language.hand`). snip,
+grad_norm, fisher, synaptic_saliency and synaptic_diversity have them.
+
 ``needs`` names the pass it reads (:data:`~.passes.PASSES`: ``"gradient"``, ``"synflow"``,
 ``"grasp"``, ``"static"``); :func:`compute_hand_designed` runs each pass once per model for
 all the proxies that need it; tables and ``lpzero-gp baselines --proxies`` list it. Families:
@@ -87,8 +93,9 @@ attention_confidence  Voita et al. 2019: mean over attention maps, heads and que
 """
 from __future__ import annotations
 
-from .registry import (HAND_DESIGNED, HandDesigned, ProxyUndefinedError, ProxyValue, _guard,
-                       compute_hand_designed, hand_designed, single, unregister)
+from .registry import (HAND_DESIGNED, HandDesigned, LayerValues, ProxyUndefinedError,
+                       ProxyValue, _guard, compute_hand_designed, hand_designed,
+                       hand_designed_layers, single, unregister)
 from .passes import (DEFAULT_NORM_TYPES, PASSES, GradientPass, GraspPass, StaticPass,
                      SynflowPass, position_embedding, synflow_pass)
 from .passes.synflow import SYNFLOW_LEVEL, SYNFLOW_NOISE
@@ -99,9 +106,10 @@ from . import saliency, jacobian, synaptic, activation, attention  # noqa: E402,
 from .jacobian import JACOBIAN_EPS
 
 __all__ = ["DEFAULT_NORM_TYPES", "GradientPass", "GraspPass", "HAND_DESIGNED",
-           "HAND_DESIGNED_NAMES", "HandDesigned", "JACOBIAN_EPS", "PASSES",
+           "HAND_DESIGNED_NAMES", "HandDesigned", "JACOBIAN_EPS", "LayerValues", "PASSES",
            "ProxyUndefinedError", "ProxyValue", "SYNFLOW_LEVEL", "SYNFLOW_NOISE", "StaticPass",
-           "SynflowPass", "compute_hand_designed", "hand_designed", "n_params",
+           "SynflowPass", "compute_hand_designed", "hand_designed", "hand_designed_layers",
+           "n_params",
            "n_params_nonembedding", "position_embedding", "single", "synflow_pass",
            "unregister", *(n for n in HAND_DESIGNED if not n.startswith("n_params"))]
 

@@ -9,7 +9,8 @@ from .registry import ProxyUndefinedError, hand_designed
 
 
 @hand_designed("activation_distance", label="Activation distance", source="Serianni & Kalita 2023",
-               needs="gradient")
+               needs="gradient",
+               latex=r"\mathrm{ActDist}")
 def activation_distance(p: GradientPass) -> float:
     total = 0.0
     for rec in p.records:

@@ -22,7 +22,8 @@ def _unique_head_linears(p: GradientPass) -> list[nn.Linear]:
 
 
 @hand_designed("head_importance", label="Head importance", source="Serianni & Kalita 2023",
-               needs="gradient")
+               needs="gradient",
+               latex=r"\mathrm{HeadImp}")
 def head_importance(p: GradientPass) -> float:
     heads = _unique_head_linears(p)
     if not heads:
@@ -31,7 +32,8 @@ def head_importance(p: GradientPass) -> float:
 
 
 @hand_designed("head_confidence", label="Head confidence", source="Serianni & Kalita 2023",
-               needs="gradient")
+               needs="gradient",
+               latex=r"\mathrm{HeadConf}")
 def head_confidence(p: GradientPass) -> float:
     calls = [c for rec in p.records for c in rec.head_calls]
     if not calls:
@@ -47,7 +49,8 @@ def _softmax_of_mixing_map(mixing: torch.Tensor, heads: int) -> torch.Tensor:
 
 @hand_designed("head_softmax_confidence", label="Head softmax confidence",
                source="Serianni & Kalita 2023",
-               needs="gradient")
+               needs="gradient",
+               latex=r"\mathrm{HeadSoftConf}")
 def head_softmax_confidence(p: GradientPass) -> float:
     maps = [_double(m) for rec in p.records for m in rec.attention_maps]
     for rec in p.records:
@@ -62,7 +65,8 @@ def head_softmax_confidence(p: GradientPass) -> float:
 
 
 @hand_designed("attention_confidence", label="Attention confidence", source="Voita et al. 2019",
-               needs="gradient")
+               needs="gradient",
+               latex=r"\mathrm{AttnConf}")
 def attention_confidence(p: GradientPass) -> float:
     maps = [_double(m) for rec in p.records for m in rec.attention_maps]
     if not maps:

@@ -25,7 +25,8 @@ def _jacobian_statistic(rows: np.ndarray, what: str) -> float:
 
 
 @hand_designed("jacobian_cov", label="Jacobian covariance", source="Mellor et al. 2021",
-               needs="gradient")
+               needs="gradient",
+               latex=r"\mathrm{JacobCov}")
 def jacobian_cov(p: GradientPass) -> float:
     rows = p.input_grad.to(torch.float64).reshape(p.input_grad.shape[0], -1).numpy()
     return _jacobian_statistic(rows, "jacobian_cov (one row per sample)")
@@ -33,7 +34,8 @@ def jacobian_cov(p: GradientPass) -> float:
 
 @hand_designed("jacobian_score", label="Jacobian score (position emb.)",
                source="Serianni & Kalita 2023",
-               needs="gradient")
+               needs="gradient",
+               latex=r"\mathrm{JacobScore}")
 def jacobian_score(p: GradientPass) -> float:
     if p.position_grad is None:
         raise ProxyUndefinedError("jacobian_score: the model has no position-embedding table")

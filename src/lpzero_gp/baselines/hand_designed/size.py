@@ -33,12 +33,14 @@ def n_params_nonembedding(model: nn.Module, batch: dict | None = None,
     return float(sum(p.numel() for p in _nonembedding_parameters(model, norm_types)))
 
 
-@hand_designed("n_params", label="#Params", source="parameter count", needs="static")
+@hand_designed("n_params", label="#Params", source="parameter count", needs="static",
+               latex=r"\#\mathrm{Params}")
 def _n_params(p: StaticPass) -> float:
     return n_params(p.model)
 
 
 @hand_designed("n_params_nonembedding", label="#Params (non-embedding)",
-               source="Javaheripi et al. 2022 (LTS)", needs="static")
+               source="Javaheripi et al. 2022 (LTS)", needs="static",
+               latex=r"\#\mathrm{Params}_{\mathrm{non\text{-}emb}}")
 def _n_params_nonembedding(p: StaticPass) -> float:
     return n_params_nonembedding(p.model, norm_types=p.norm_types)
