@@ -306,3 +306,18 @@ def test_rps_and_errors_on_per_layer_terminals(banks, tmp_path):
     with pytest.raises(ConfigError, match="unknown hand-designed proxy with per-layer values "
                                           "'synflow'; known: snip, fisher, grad_norm"):
         load_language(bad)
+
+
+def test_an_extending_language_sees_a_change_of_its_base(tmp_path):
+    import os
+    base = tmp_path / "base.toml"
+    base.write_text('extends = "default"\nname = "base"\ninputs = { A = 1.0 }\n')
+    child = tmp_path / "child.toml"
+    child.write_text('extends = "base.toml"\nname = "child"\n')
+    before = load_language(child)
+    stamp = child.stat().st_mtime_ns
+    base.write_text('extends = "default"\nname = "base"\ninputs = { A = 3.0 }\n')
+    os.utime(base, ns=(stamp + 10**9, stamp + 10**9))
+    os.utime(child, ns=(stamp, stamp))  # the child file itself unchanged
+    after = load_language(child)
+    assert before.weights["A"] == 1.0 and after.weights["A"] == 3.0

@@ -431,7 +431,10 @@ def load_language(name_or_path: "str | os.PathLike | Language") -> Language:
         if not path.is_file():
             raise ConfigError(f"{path}: primitive-set file not found")
     path = path.resolve()
-    key = (str(path), path.stat().st_mtime)
+    # a file another ``extends`` may have changed too: the key holds every candidate base
+    folders = {path.parent, primitives_dir().resolve()}
+    key = (str(path), tuple(sorted((str(p), p.stat().st_mtime_ns)
+                                   for folder in folders for p in folder.glob("*.toml"))))
     if key not in _CACHE:
         _CACHE[key] = _read(path)
     return _CACHE[key]
