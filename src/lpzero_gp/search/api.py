@@ -86,6 +86,7 @@ def search(space: str | None = None, config: str | os.PathLike | Mapping | RunSp
     bench = space_obj.load_benchmark(spec.records.benchmark, data_dir=data_dir)
     bench = bench.subset(ids=spec.records.ids, limit=spec.records.limit)
     settings = spec.capture.resolved(space_obj)
+    record_arrays(cfg, space_obj, bench.records, [r.id for r in bench.records])  # checked
     bank = collect_inputs(space_obj, bench.records, settings, cache=cache, data_dir=data_dir,
                           progress=progress)
     if state is not None and state.record_ids != list(bank.record_ids):

@@ -238,10 +238,10 @@ class SearchConfig:
                 if not isinstance(name, str) or name not in FITNESSES + (SIZE_OBJECTIVE,):
                     bad("objectives", f"unknown objective {name!r}; known: "
                                       f"{', '.join(FITNESSES + (SIZE_OBJECTIVE,))}")
-            if len(set(objectives)) != len(objectives):
-                bad("objectives", "names an objective twice")
             if all(name == SIZE_OBJECTIVE for name in objectives):
                 bad("objectives", "needs a fitness option besides size")
+            if len(set(objectives)) != len(objectives):
+                bad("objectives", "names an objective twice")
         if self.choose_on is not None and self.choose_on not in FITNESSES:
             bad("choose_on", f"unknown fitness; known: {', '.join(FITNESSES)}")
 
