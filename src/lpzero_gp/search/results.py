@@ -11,7 +11,8 @@ log.jsonl, log.csv one row per generation (best and median fitness, invalid rate
                    evaluations, RPS firings, seconds)
 evaluations.jsonl  every formula evaluated (the memo): status, fitness, reason, RPS rule
 rps.json           firings per RPS rule
-hall_of_fame.json  the best formulas: text, language, SymPy, LaTeX, figures per split
+hall_of_fame.json  the best formulas (with NSGA-II: the Pareto front): text, language, SymPy,
+                   LaTeX, figures per split; the fitness, its descriptor and the selection
 found.json         the chosen proxy, in the JSON form ``Proxy.from_json`` reads, with its
                    figures per split and its provenance (see :mod:`.provenance`)
 baselines.json     descriptor baselines on the same records and splits; LPZero's published
@@ -19,6 +20,10 @@ baselines.json     descriptor baselines on the same records and splits; LPZero's
 fitness.png        best and median fitness per generation
 found_scatter.png  the chosen proxy's scores against the labels (all records), tau and rho
 checkpoint.pkl     the state after the last generation (for ``--resume``)
+pareto_front.json  (``selection = "nsga2"``) every member of the Pareto front: objectives on
+                   the search split, figures (with each objective) per split, the declared
+                   rule of the final choice and which member it chose
+pareto_front.png   (``selection = "nsga2"``) the front on the search split, the choice circled
 ================== ==============================================================================
 """
 from __future__ import annotations
