@@ -196,3 +196,14 @@ def test_config_fitness_options_and_errors():
         load_spec({"selection": "nsga2", "fitness": "kendall"})
     with pytest.raises(ConfigError, match="choose_on = 'best'"):
         load_spec({"selection": "nsga2", "choose_on": "best"})
+
+
+def test_the_combination_descriptor_is_the_best_on_validation_records():
+    from lpzero_gp.search.combination import validation_descriptor
+    from lpzero_gp.spaces import get_space
+    space = get_space("flexibert")
+    records = space.load_benchmark().records[:60]
+    quality = np.array([r.quality for r in records])
+    rhos = {name: stats.spearmanr([space.descriptors(r)[name] for r in records],
+                                  quality).statistic for name in space.headline_descriptors}
+    assert validation_descriptor(space, records) == max(rhos, key=rhos.get)
