@@ -21,11 +21,13 @@ found proxy is the member with the best ``choose_on`` fitness on the validation 
 """
 from __future__ import annotations
 
+import time
 from typing import Sequence
 
 import numpy as np
 from deap import base, creator, gp, tools
 
+from .checkpoint import save_checkpoint
 from .evaluate import Outcome
 from .fitness import SIZE_OBJECTIVE
 from .loop import Evolution, canonical
@@ -142,8 +144,8 @@ class ParetoEvolution(Evolution):
         return row
 
     def step(self) -> dict:
-        import time
-        from .checkpoint import save_checkpoint
+        """Run one generation (the initial one first): breed, evaluate, keep the best by
+        NSGA-II; checkpoint; return its log row."""
         start = time.perf_counter()
         self.generation += 1
         if self.generation == 0:
