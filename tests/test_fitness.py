@@ -160,7 +160,7 @@ def test_combinations_and_their_paired_figures(sample):
                 stats.spearmanr(values, quality).statistic
                 - stats.spearmanr(layers, quality).statistic)
             beats = test.low > 0
-            assert (row["verdict"] == "beats the descriptor") == beats
+            assert (row["verdict"] == "beats the descriptor on ρ") == beats
 
 
 def test_config_fitness_options_and_errors():

@@ -33,6 +33,7 @@ from ..errors import ConfigError, LpzeroError
 from ..locations import experiments_dir
 from ..metrics import bootstrap_ci, correlations, paired_bootstrap, spearman_rho
 from ..spaces import get_space, space_names
+from .provenance import git_commit
 
 
 def tiebreak_combination(descriptor, proxy) -> np.ndarray:
@@ -73,10 +74,10 @@ def verdict(row: dict) -> str:
     """Plain words: does this score beat the descriptor alone on ρ (paired interval)?"""
     d = row["rho_minus_descriptor"]
     if d["low"] > 0:
-        return "beats the descriptor"
+        return "beats the descriptor on ρ"
     if d["high"] < 0:
-        return "worse than the descriptor"
-    return "does not beat the descriptor (interval includes 0)"
+        return "worse than the descriptor on ρ"
+    return "does not beat the descriptor on ρ (interval includes 0)"
 
 
 def combination_rows(quality: np.ndarray, descriptor: np.ndarray, descriptor_name: str,
@@ -142,7 +143,8 @@ def combination(space_name: str, folder: Path | None = None, descriptor: str | N
     rows = combination_rows(quality, table[descriptor], descriptor, proxies, n_boot)
     return {"space": space_name, "split": "test", "record_ids": got["test_ids"],
             "descriptor": descriptor, "descriptor_rule": rule, "n_boot": n_boot,
-            "rows": rows, "skipped": skipped,
+            "rows": rows, "skipped": skipped, "found_files": [p.name for p in found_files],
+            "capture": prov["capture"], "commit": git_commit(),
             "command": f"python -m lpzero_gp.search.combination --space {space_name}"}
 
 

@@ -44,10 +44,12 @@ def transfer(spaces: list[str], folder: Path | None = None, n_boot: int = 1000,
     from .held_out import test_split_scores
     folder = Path(folder or experiments_dir())
     proxies = {a: Proxy.from_json(folder / a / "found.json") for a in spaces}
-    rows, references = [], {}
+    from .provenance import git_commit
+    rows, references, test_ids = [], {}, {}
     for b in spaces:
         got = test_split_scores(b, folder / b, progress)
         quality, bank = got["quality"], got["bank"]
+        test_ids[b] = got["test_ids"]
         desc = {k: v for k, (kind, v) in got["scores"].items() if kind == "descriptor"}
         best = max(desc, key=lambda k: correlations(desc[k], quality).spearman_rho)
         references[b] = {"n": int(quality.size), "best_descriptor": best,
@@ -63,7 +65,8 @@ def transfer(spaces: list[str], folder: Path | None = None, n_boot: int = 1000,
                 row.update(_figures(scores, quality, n_boot))
             rows.append(row)
     return {"spaces": spaces, "split": "test", "n_boot": n_boot, "rows": rows,
-            "references": references,
+            "references": references, "commit": git_commit(),
+            "test_record_ids": test_ids,
             "command": "python -m lpzero_gp.search.transfer --spaces " + " ".join(spaces)}
 
 
@@ -72,7 +75,8 @@ def markdown(result: dict) -> str:
     lines = [f"Transfer: the proxy found on A (`experiments/A/found.json`) scored on B's "
              f"held-out test split (`{result['command']}`; {result['n_boot']} bootstrap "
              f"resamples). The diagonal is each proxy on its own test split; the last column "
-             f"is B's best descriptor on the same records.", "",
+             f"is B's best descriptor on the same records (chosen on them, as in held_out.md: "
+             f"the strictest bar).", "",
              "| found on A | scored on B | n | τ | ρ [95% CI] | B's best descriptor ρ |",
              "|---|---|---|---|---|---|"]
     for r in result["rows"]:
