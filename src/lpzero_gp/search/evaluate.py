@@ -89,15 +89,6 @@ class EvaluatorSpec:
     extra: dict = field(default_factory=dict)
 
 
-def fitness_of(scores: np.ndarray, quality: np.ndarray, stat: str, absolute: bool,
-               subsets: tuple = ()) -> float:
-    """The ``spearman`` / ``kendall`` fitness of finite ``scores`` (N,) against ``quality``
-    (N,): the statistic on all N, or with ``subsets`` the minimum over them (with
-    ``absolute``, the sign fixed once on all N); see :class:`.fitness.Fitness` for every
-    option. Raises :class:`~lpzero_gp.metrics.MetricInputError` when undefined."""
-    return Fitness(stat, absolute=absolute)(scores, quality, subsets)
-
-
 class Evaluator:
     """Evaluates formula texts: RPS first (when enabled), then fitness on the search bank."""
 
