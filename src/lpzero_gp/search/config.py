@@ -72,7 +72,9 @@ class SearchConfig:
     NSGA-II on ``objectives``, fitness options and ``size``, the formula's node count,
     minimised; the Pareto front of every formula evaluated is the result, and the member with
     the best ``choose_on`` (a fitness option, default the first objective) on the validation
-    split is the found proxy; see :mod:`.pareto`).
+    split is the found proxy; see :mod:`.pareto`). NSGA-II reads neither ``elitism``,
+    ``tournament_size`` nor ``hall_of_fame`` (its parents come from binary tournaments on
+    front rank and crowding distance).
 
     Splits: ``split_fractions`` = [search, validation, test], the share of each depth in each
     split (three numbers > 0 summing to 1), drawn with ``split_seed`` (default: ``seed``). The
