@@ -207,3 +207,16 @@ def test_the_combination_descriptor_is_the_best_on_validation_records():
     rhos = {name: stats.spearmanr([space.descriptors(r)[name] for r in records],
                                   quality).statistic for name in space.headline_descriptors}
     assert validation_descriptor(space, records) == max(rhos, key=rhos.get)
+
+
+@pytest.mark.parametrize("space", ["flexibert", "gpt2"])
+def test_experiment_configs_of_the_new_searches_parse(space):
+    from pathlib import Path
+    folder = Path(__file__).resolve().parents[1] / "experiments" / space
+    partial = load_spec(folder / "config_partial.toml").search
+    assert (partial.space, partial.fitness, partial.selection) == (space, "partial",
+                                                                   "tournament")
+    nsga = load_spec(folder / "config_nsga2.toml").search
+    assert nsga.selection == "nsga2" and nsga.choose_on == "partial"
+    assert nsga.objectives == ["spearman", "partial", "size"]
+    assert partial.descriptor == nsga.descriptor and nsga.workers == 1
