@@ -150,6 +150,15 @@ def test_combinations_and_their_paired_figures(sample):
                           stats.rankdata(layers) + stats.rankdata(proxy))
     rows = combination_rows(quality, layers, "n_layers", {"p": proxy}, n_boot=200)
     assert [r["kind"] for r in rows] == ["descriptor", "proxy alone", "tie-break", "rank-sum"]
+    rows_depth = combination_rows(quality, layers, "n_layers", {"p": proxy}, n_boot=10,
+                                  depth=layers)
+    given = rows_depth[1]["given_descriptor"]
+    assert given["partial"] == pytest.approx(partial_direct(proxy, quality, layers), abs=1e-10)
+    assert given["lexicographic-tiebreak"] == pytest.approx(
+        tiebreak_direct(proxy, quality, layers), abs=1e-12)
+    assert given["within-depth"] == pytest.approx(np.average(
+        [stats.spearmanr(proxy[layers == g], quality[layers == g]).statistic
+         for g in np.unique(layers)], weights=[(layers == g).sum() for g in np.unique(layers)]))
     for row, values in zip(rows, [layers, proxy, combo, rank_sum_combination(layers, proxy)]):
         assert row["kendall_tau"] == pytest.approx(stats.kendalltau(values, quality).statistic)
         assert row["spearman_rho"] == pytest.approx(stats.spearmanr(values, quality).statistic)

@@ -80,14 +80,34 @@ def verdict(row: dict) -> str:
     return "does not beat the descriptor on ρ (interval includes 0)"
 
 
+def given_descriptor(scores, quality, descriptor, depth=None) -> dict:
+    """What a proxy's scores (n,) add to ``descriptor`` (n,): the ``partial`` and
+    ``lexicographic-tiebreak`` fitness values (and ``within-depth`` ρ with ``depth`` (n,));
+    ``None`` where undefined."""
+    from ..metrics import MetricInputError
+    from .fitness import Fitness
+    out = {}
+    for name in ("partial", "lexicographic-tiebreak", "within-depth"):
+        if name == "within-depth" and depth is None:
+            continue
+        try:
+            out[name] = Fitness(name, descriptor=descriptor, groups=depth)(scores, quality)
+        except MetricInputError:
+            out[name] = None
+    return out
+
+
 def combination_rows(quality: np.ndarray, descriptor: np.ndarray, descriptor_name: str,
-                     proxies: dict[str, np.ndarray], n_boot: int = 1000) -> list[dict]:
+                     proxies: dict[str, np.ndarray], n_boot: int = 1000,
+                     depth: np.ndarray | None = None) -> list[dict]:
     """The descriptor alone, then for each proxy (label -> scores (n,), finite) the proxy
-    alone, tie-break and rank-sum; each against the descriptor alone."""
+    alone (with :func:`given_descriptor`), tie-break and rank-sum; each against the
+    descriptor alone. ``depth`` (n,): the records' depths, for ``within-depth``."""
     rows = [score_row(f"descriptor: {descriptor_label(descriptor_name)}", "descriptor",
                       descriptor, quality, None, n_boot)]
     for label, scores in proxies.items():
         rows.append(score_row(label, "proxy alone", scores, quality, descriptor, n_boot))
+        rows[-1]["given_descriptor"] = given_descriptor(scores, quality, descriptor, depth)
         rows.append(score_row(f"{label} breaking the descriptor's ties", "tie-break",
                               tiebreak_combination(descriptor, scores), quality, descriptor,
                               n_boot))
@@ -140,7 +160,8 @@ def combination(space_name: str, folder: Path | None = None, descriptor: str | N
             skipped[label] = f"non-finite score on {int((~np.isfinite(values)).sum())} records"
             continue
         proxies[label] = np.asarray(values, dtype=np.float64)
-    rows = combination_rows(quality, table[descriptor], descriptor, proxies, n_boot)
+    rows = combination_rows(quality, table[descriptor], descriptor, proxies, n_boot,
+                            depth=table["n_layers"])
     return {"space": space_name, "split": "test", "record_ids": got["test_ids"],
             "descriptor": descriptor, "descriptor_rule": rule, "n_boot": n_boot,
             "rows": rows, "skipped": skipped, "found_files": [p.name for p in found_files],
@@ -169,6 +190,16 @@ def markdown(result: dict) -> str:
                      f"[{f(r['rho_ci'][0])}, {f(r['rho_ci'][1])}] | "
                      f"{diff(r.get('tau_minus_descriptor'))} | "
                      f"{diff(r.get('rho_minus_descriptor'))} | {r.get('verdict', '—')} |")
+    given = [r for r in result["rows"] if "given_descriptor" in r]
+    if given:
+        lines += ["", f"What each proxy adds to the descriptor on these records (the fitness "
+                      f"options of `lpzero_gp.search.fitness`): partial ρ given it, τ inside its "
+                      f"ties, mean ρ within depth.", "",
+                  "| proxy | partial | lexicographic-tiebreak | within-depth |", "|---|---|---|---|"]
+        for r in given:
+            g = r["given_descriptor"]
+            lines.append(f"| {r['name']} | {f(g.get('partial'))} | "
+                         f"{f(g.get('lexicographic-tiebreak'))} | {f(g.get('within-depth'))} |")
     for label, why in result.get("skipped", {}).items():
         lines.append(f"\n{label}: left out ({why}).")
     return "\n".join(lines) + "\n"
