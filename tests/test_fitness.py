@@ -150,6 +150,11 @@ def test_combinations_and_their_paired_figures(sample):
                           stats.rankdata(layers) + stats.rankdata(proxy))
     rows = combination_rows(quality, layers, "n_layers", {"p": proxy}, n_boot=200)
     assert [r["kind"] for r in rows] == ["descriptor", "proxy alone", "tie-break", "rank-sum"]
+    from lpzero_gp.search.combination import tie_counts
+    ties = tie_counts(layers)
+    assert ties["pairs"] == 80 * 79 // 2 and ties["distinct"] == np.unique(layers).size
+    assert ties["tied_pairs"] == sum(layers[i] == layers[j]
+                                     for i, j in itertools.combinations(range(80), 2))
     rows_depth = combination_rows(quality, layers, "n_layers", {"p": proxy}, n_boot=10,
                                   depth=layers)
     given = rows_depth[1]["given_descriptor"]

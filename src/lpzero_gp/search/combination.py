@@ -117,6 +117,15 @@ def combination_rows(quality: np.ndarray, descriptor: np.ndarray, descriptor_nam
     return rows
 
 
+def tie_counts(descriptor) -> dict:
+    """How many distinct values ``descriptor`` (n,) takes and how many of its n(n-1)/2 pairs
+    it ties: the room a tie-breaking proxy has."""
+    _, counts = np.unique(np.asarray(descriptor), return_counts=True)
+    n = int(counts.sum())
+    return {"distinct": int(counts.size), "tied_pairs": int((counts * (counts - 1) // 2).sum()),
+            "pairs": n * (n - 1) // 2}
+
+
 def validation_descriptor(space, records) -> str:
     """The headline descriptor with the highest Spearman ρ on ``records`` (validation)."""
     quality = np.array([r.quality for r in records], dtype=np.float64)
@@ -164,6 +173,7 @@ def combination(space_name: str, folder: Path | None = None, descriptor: str | N
                             depth=table["n_layers"])
     return {"space": space_name, "split": "test", "record_ids": got["test_ids"],
             "descriptor": descriptor, "descriptor_rule": rule, "n_boot": n_boot,
+            "descriptor_ties": tie_counts(table[descriptor]),
             "rows": rows, "skipped": skipped, "found_files": [p.name for p in found_files],
             "capture": prov["capture"], "commit": git_commit(),
             "command": f"python -m lpzero_gp.search.combination --space {space_name}"}
@@ -182,6 +192,9 @@ def markdown(result: dict) -> str:
              f"Tie-break: rank by the descriptor, the proxy orders only its ties; rank-sum: the "
              f"sum of both ranks. Δ: paired bootstrap against the descriptor alone on the same "
              f"resamples.", "",
+             f"The descriptor takes {result['descriptor_ties']['distinct']} distinct values "
+             f"here and ties {result['descriptor_ties']['tied_pairs']} of "
+             f"{result['descriptor_ties']['pairs']} pairs.", "",
              "| score | kind | τ [95% CI] | ρ [95% CI] | Δτ [95% CI] | Δρ [95% CI] | verdict |",
              "|---|---|---|---|---|---|---|"]
     for r in result["rows"]:
