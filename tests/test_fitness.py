@@ -189,6 +189,14 @@ def test_config_fitness_options_and_errors():
     assert (depth.fitness, depth.statistic) == ("within-depth", "kendall")
     nsga = load_spec({"selection": "nsga2"}).search
     assert nsga.objectives == ["spearman", "partial", "size"] and nsga.choose_on == "spearman"
+    # a fitness given on top of a config (the CLI's --fitness) replaces its statistic
+    from pathlib import Path
+    base = Path(__file__).resolve().parents[1] / "experiments" / "flexibert" / "config.toml"
+    assert load_spec(base).search.statistic == "spearman"
+    for fitness in ("kendall", "partial"):
+        top = load_spec(base, {"search": {"fitness": fitness}}).search
+        assert top.fitness == fitness and top.statistic == ("kendall" if fitness == "kendall"
+                                                             else "spearman")
     with pytest.raises(ConfigError, match=r"fitness = 'pearson'.*known: spearman, kendall, "
                                           r"partial, within-depth, lexicographic-tiebreak"):
         load_spec({"fitness": "pearson"})

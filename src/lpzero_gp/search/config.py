@@ -414,6 +414,12 @@ def load_spec(config: str | os.PathLike | Mapping | RunSpec | None = None,
             raise ConfigError(f"{where}: [{name}] must be a table of key = value, not "
                               f"{tables[name]!r}")
     merged = {name: dict(tables.get(name) or {}) for name in _TABLES}
+    given = (overrides or {}).get("search") or {}
+    if given.get("fitness") not in (None, "within-depth") and given.get("statistic") is None:
+        # a fitness given on top replaces the config's statistic, the older name of
+        # spearman / kendall (kept only as within-depth's inner statistic)
+        merged["search"].pop("statistic", None)
+        merged["search"].pop("fitness", None)
     for name, values in (overrides or {}).items():
         merged[name].update({k: v for k, v in values.items() if v is not None})
     return RunSpec(*(_build(cls, merged[name], f"{where} [{name}]")
