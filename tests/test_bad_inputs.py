@@ -915,7 +915,8 @@ _FIELDS = ["space", "language", "generations", "population", "seed", "elitism",
            "crossover_prob", "mutation_prob", "crossovers", "mutations", "statistic",
            "split_fractions", "split_seed", "rps", "subset_fraction", "workers", "batch_size",
            "seq_len", "max_elements", "storage_dtype", "limit", "ids", "benchmark", "text_path",
-           "objective", "variant", "min_rows", "absolute"]
+           "objective", "variant", "min_rows", "absolute", "fitness", "descriptor", "selection",
+           "objectives", "choose_on"]
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])

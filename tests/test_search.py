@@ -349,3 +349,126 @@ def test_config_errors_name_file_and_key(tmp_path):
         load_spec(bad)
     with pytest.raises(ConfigError, match="elitism"):
         load_spec({"population": 4, "elitism": 4})
+
+
+# -- fitness options and NSGA-II on real records --------------------------------------------
+
+
+def _search_records_bank(out: Path, part: str):
+    """The records of one split of the run in ``out`` and their captured inputs (from the
+    test session's cache), in the run's order."""
+    from lpzero_gp.cache import CaptureSettings
+    from lpzero_gp.collect import collect_inputs
+    from lpzero_gp.spaces import get_space
+    split = read(out, "split.json")
+    space = get_space("flexibert")
+    records = space.load_benchmark().subset(ids=split[part]).records
+    bank = collect_inputs(space, records, CaptureSettings(batch_size=2, seq_len=32,
+                                                          max_elements=512), progress=False)
+    depth = np.array([r.config.n_layers for r in records], dtype=np.float64)
+    return bank, depth
+
+
+def test_partial_fitness_search_matches_the_direct_computation(tmp_path):
+    from test_fitness import partial_direct
+    result = run(tmp_path, "partial", fitness="partial", descriptor="n_layers",
+                 generations=1)
+    hof = read(result.out, "hall_of_fame.json")
+    assert (hof["fitness"], hof["descriptor"], hof["selection"]) == ("partial", "n_layers",
+                                                                      "tournament")
+    found = read(result.out, "found.json")
+    assert found["fitness"] == "partial" and found["provenance"]["config"]["fitness"] == \
+        "partial"
+    bank, depth = _search_records_bank(result.out, "search")
+    for entry in hof["entries"][:4]:
+        scores = Proxy.parse(entry["formula"], entry["language"]).evaluate(bank).scores
+        assert entry["search_fitness"] == pytest.approx(
+            partial_direct(scores, bank.quality, depth), abs=1e-9)
+        assert entry["figures"]["search"]["fitness"] == pytest.approx(entry["search_fitness"])
+
+
+def _dominates(a, b, weights) -> bool:
+    wa = [x * w for x, w in zip(a, weights)]
+    wb = [x * w for x, w in zip(b, weights)]
+    return all(x >= y for x, y in zip(wa, wb)) and any(x > y for x, y in zip(wa, wb))
+
+
+def test_nsga2_search_end_to_end(tmp_path):
+    from test_fitness import partial_direct
+    from scipy import stats
+    result = run(tmp_path, "nsga", selection="nsga2", descriptor="n_layers",
+                 config={"objectives": ["spearman", "partial", "size"],
+                         "choose_on": "partial"})
+    out = result.out
+    assert (out / "pareto_front.png").read_bytes()[:4] == b"\x89PNG"
+    front = read(out, "pareto_front.json")
+    assert front["objectives"] == ["spearman", "partial", "size"]
+    assert front["choose_on"] == "partial" and "validation" in front["rule"]
+    members = front["members"]
+    assert members and sum(m["chosen"] for m in members) == 1
+
+    def vector(objectives, size):
+        return [(-2.0 if objectives.get(n) is None else objectives[n]) if n != "size"
+                else size for n in ("spearman", "partial", "size")]
+    weights = (1.0, 1.0, -1.0)
+    # the front: exactly the valid formulas evaluated that no other valid one dominates
+    memo = [json.loads(line) for line in (out / "evaluations.jsonl").read_text().splitlines()]
+    valid = [(m["formula"], vector(m["objectives"], m["size"])) for m in memo
+             if m["status"] == "valid"]
+    assert {m["formula"] for m in members} == {
+        f for f, v in valid if not any(_dominates(w, v, weights) for _, w in valid)}
+    assert all(m["search_objectives"] == next(e["objectives"] for e in memo
+                                              if e["formula"] == m["formula"])
+               for m in members)
+    # each member's objectives, recomputed directly on the search split
+    bank, depth = _search_records_bank(out, "search")
+    for m in members:
+        scores = Proxy.parse(m["formula"], m["language"]).evaluate(bank).scores
+        assert m["search_objectives"]["spearman"] == pytest.approx(
+            stats.spearmanr(scores, bank.quality).statistic, abs=1e-9)
+        assert m["search_objectives"]["partial"] == pytest.approx(
+            partial_direct(scores, bank.quality, depth), abs=1e-9)
+    # the choice: the best partial on the validation split (ties: smaller formula)
+    val = [(m["figures"]["validation"]["objectives"]["partial"], -m["size"], -i)
+           for i, m in enumerate(members)
+           if m["figures"]["validation"]["objectives"]["partial"] is not None]
+    if val:
+        assert members[-max(val)[2]]["chosen"]
+    assert read(out, "found.json")["formula"] == next(m["formula"] for m in members
+                                                      if m["chosen"])
+    log = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    assert [r["generation"] for r in log] == [0, 1, 2] and all("front_size" in r for r in log)
+
+
+def test_nsga2_same_result_with_two_workers_and_after_a_kill(tmp_path):
+    kw = dict(selection="nsga2", descriptor="n_layers", generations=3)
+    straight = run(tmp_path, "straight", **kw)
+    two = run(tmp_path, "two", workers=2, **kw)
+    assert comparable(two.out) == comparable(straight.out)
+    assert read(two.out, "pareto_front.json") == read(straight.out, "pareto_front.json")
+
+    def kill_after_generation_1(state):
+        if state.generation == 1:
+            raise Killed()
+    with pytest.raises(Killed):
+        run(tmp_path, "killed", on_checkpoint=kill_after_generation_1, **kw)
+    resumed = run(tmp_path, "killed", resume=True, **kw)
+    assert comparable(resumed.out) == comparable(straight.out)
+    assert read(resumed.out, "pareto_front.json") == read(straight.out, "pareto_front.json")
+
+
+def test_cli_fitness_options_and_their_errors(tmp_path, capsys):
+    from lpzero_gp.errors import EXIT_CONFIG, EXIT_USAGE
+    assert cli.main(["search", "--fitness", "pearson"]) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert "--fitness" in err and "'pearson'" in err and "lexicographic-tiebreak" in err
+    code = cli.main(["search", *CAPTURE_ARGS, "--fitness", "partial", "--descriptor", "width",
+                     "--out", str(tmp_path / "bad"), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == EXIT_CONFIG and "descriptor = 'width'" in err and "layers_then_hidden" in err
+    code = cli.main(["search", *CAPTURE_ARGS, "--generations", "0", "--population", "6",
+                     "--fitness", "lexicographic-tiebreak", "--descriptor", "n_layers",
+                     "--out", str(tmp_path / "tiebreak"), "--quiet"])
+    assert code == 0
+    found = read(tmp_path / "tiebreak", "found.json")
+    assert found["fitness"] == "lexicographic-tiebreak" and found["descriptor"] == "n_layers"

@@ -280,3 +280,36 @@ def proxy_scatter(scores, quality, path, title: str, label_name: str = "quality"
     ax.set_title("\n".join(textwrap.wrap(title, 60)) + f"\n{_corr_text(x, y)}", fontsize=9)
     fig.tight_layout()
     return _save(fig, path)
+
+
+def pareto_plot(members: Sequence[Mapping], objectives: Sequence[str], chosen: int, path,
+                title: str = "Pareto front") -> Path:
+    """The Pareto front of a multi-objective search on the search split: the first two
+    fitness objectives of each member (``members``: entries with ``figures.search.objectives``
+    and ``size``; one objective: it against size) as x and y, the size as colour, the chosen
+    member circled."""
+    if not members:
+        raise ValueError("pareto_plot: the front is empty")
+
+    def value(m, name):
+        v = ((m["figures"]["search"].get("objectives") or {}).get(name))
+        return np.nan if v is None else float(v)
+
+    x_name = objectives[0]
+    y_name = objectives[1] if len(objectives) > 1 else "size"
+    xs = np.array([value(m, x_name) for m in members])
+    ys = np.array([m["size"] if y_name == "size" else value(m, y_name) for m in members],
+                  dtype=np.float64)
+    sizes = np.array([m["size"] for m in members], dtype=np.float64)
+    fig = Figure(figsize=(6.0, 4.4))
+    ax = fig.add_subplot()
+    points = ax.scatter(xs, ys, c=sizes, cmap="viridis", s=18)
+    fig.colorbar(points, ax=ax, label="formula size (nodes)")
+    ax.scatter([xs[chosen]], [ys[chosen]], s=120, facecolors="none", edgecolors="red",
+               label="chosen on validation")
+    ax.set_xlabel(f"{x_name} (search split)")
+    ax.set_ylabel(f"{y_name} (search split)" if y_name != "size" else "size")
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return _save(fig, path)

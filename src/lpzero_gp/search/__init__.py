@@ -1,6 +1,9 @@
 """Genetic-programming search for zero-cost proxies: :func:`lpzero_gp.search.search` (also
 ``lpzero_gp.run_search``), defined in :mod:`.api`; the loop in :mod:`.loop`, variation in
-:mod:`.variation`, the Rule-based Pruning Strategy in :mod:`.rps`.
+:mod:`.variation`, the Rule-based Pruning Strategy in :mod:`.rps`, the fitness options
+(Spearman, Kendall, partial given a descriptor, within-depth, lexicographic tie-break) in
+:mod:`.fitness`, NSGA-II in :mod:`.pareto`; descriptor + proxy combinations on the test split
+in :mod:`.combination`, the transfer table in :mod:`.transfer`.
 """
 from __future__ import annotations
 

@@ -27,6 +27,7 @@ from ..seeding import seed_everything
 from .checkpoint import CHECKPOINT_NAME, SearchState, load_checkpoint
 from .config import RunSpec, SearchConfig, load_spec, setting_keywords, spec_with
 from .evaluate import EvaluationPool, EvaluatorSpec
+from .fitness import SIZE_OBJECTIVE, config_fitness, descriptor_name, record_arrays
 from .loop import Evolution
 from .provenance import git_commit, provenance
 from .results import (HEADLINE_SPLIT, SPLITS, published_figures, SearchResult, choose_final,
@@ -85,6 +86,7 @@ def search(space: str | None = None, config: str | os.PathLike | Mapping | RunSp
     bench = space_obj.load_benchmark(spec.records.benchmark, data_dir=data_dir)
     bench = bench.subset(ids=spec.records.ids, limit=spec.records.limit)
     settings = spec.capture.resolved(space_obj)
+    record_arrays(cfg, space_obj, bench.records, [r.id for r in bench.records])  # checked
     bank = collect_inputs(space_obj, bench.records, settings, cache=cache, data_dir=data_dir,
                           progress=progress, hand_designed=lang.hand)
     if state is not None and state.record_ids != list(bank.record_ids):
@@ -104,14 +106,22 @@ def search(space: str | None = None, config: str | os.PathLike | Mapping | RunSp
     write_json(out / "versions.json", versions())
     write_json(out / "split.json", split.as_dict(list(bank.record_ids)))
 
+    descriptor, depth = record_arrays(cfg, space_obj, bench.records, list(bank.record_ids))
+    on_search = list(split.search)
     evaluator = EvaluatorSpec(language=str(cfg.language), bank=bank.subset(split.search),
                               probe_bank=bank.subset(split.probes) if cfg.rps else None,
                               statistic=cfg.statistic, absolute=cfg.absolute,
                               subsets=split.subsets, rps=cfg.rps,
-                              eval_threads=cfg.eval_threads)
+                              eval_threads=cfg.eval_threads, fitness=cfg.fitness,
+                              descriptor=None if descriptor is None else descriptor[on_search],
+                              groups=depth[on_search],
+                              objectives=tuple(cfg.objectives or ()))
+    loop = Evolution
+    if cfg.selection == "nsga2":
+        from .pareto import ParetoEvolution as loop
     with EvaluationPool(evaluator, cfg.workers) as pool:
-        evolution = Evolution(cfg, lang, pool, out, spec_dict, list(bank.record_ids), state,
-                              on_checkpoint)
+        evolution = loop(cfg, lang, pool, out, spec_dict, list(bank.record_ids), state,
+                         on_checkpoint)
         evolution.run(cfg.generations, progress=progress)
     return finish(out, evolution, bank, split, space_obj, bench, cfg, prov)
 
@@ -120,7 +130,7 @@ def search(space: str | None = None, config: str | os.PathLike | Mapping | RunSp
 SETUP_FILES = ("config.json", "versions.json", "split.json")
 RESULT_FILES = (CHECKPOINT_NAME, "found.json", "hall_of_fame.json", "baselines.json",
                 "rps.json", "log.jsonl", "log.csv", "evaluations.jsonl", "fitness.png",
-                "found_scatter.png")
+                "found_scatter.png", "pareto_front.json", "pareto_front.png")
 # temporary files of interrupted writes (fileio.write_text, save_checkpoint) older than this
 # (seconds) are removed at the start of a run
 STALE_RESULTS_TEMPORARY = 600.0
@@ -214,26 +224,49 @@ def finish(out: Path, evolution: Evolution, bank, split: Split, space, bench,
     from ..report import fitness_plot, proxy_scatter
     lang = evolution.language
     quality = np.asarray(bank.quality, dtype=np.float64)
+    descriptor, depth = record_arrays(cfg, space, bench.records, list(bank.record_ids))
+    fit = config_fitness(cfg, cfg.fitness, descriptor, depth)
+    pareto = cfg.selection == "nsga2"
+    objective_names = [n for n in (cfg.objectives or []) if n != SIZE_OBJECTIVE]
+    if pareto and cfg.choose_on not in objective_names:
+        objective_names.append(cfg.choose_on)
+    objectives = [config_fitness(cfg, n, descriptor, depth) for n in objective_names]
+    members = evolution.front() if pareto else list(evolution.hall_of_fame)
     entries, proxies = [], []
-    for rank, ind in enumerate(evolution.hall_of_fame, start=1):
+    for rank, ind in enumerate(members, start=1):
         proxy = Proxy(ind, lang)
         scores = proxy_scores(proxy, bank)
-        figures = split_figures(scores, quality, split, cfg.statistic, cfg.absolute)
+        figures = split_figures(scores, quality, split, fit, cfg.absolute, objectives)
+        outcome = evolution.memo[proxy.canonical()]
         entries.append({"rank": rank, "formula": str(proxy), "canonical": proxy.canonical(),
                         "language": proxy.language_ref(), "size": len(ind),
-                        "search_fitness": ind.fitness.values[1],
+                        "search_fitness": outcome.fitness,
+                        **({"search_objectives": outcome.objectives} if pareto else {}),
                         "sympy": proxy.sympy_text(simplify=False),
                         "latex": proxy.latex(simplify=False), "figures": figures})
         proxies.append((proxy, scores))
     if not entries:
         raise NoResultError(f"the search in {out} found no valid formula in "
                           f"{len(evolution.memo)} evaluations; see {out / 'evaluations.jsonl'}")
-    chosen = choose_final(entries, has_validation=bool(split.validation))
+    if pareto:
+        from .pareto import choose_on_validation
+        chosen = (choose_on_validation(entries, cfg.choose_on) if split.validation
+                  else 0)
+    else:
+        chosen = choose_final(entries, has_validation=bool(split.validation))
     found, found_scores = proxies[chosen]
     figures = entries[chosen]["figures"]
     found.figures = flat_figures(figures)
     for i, entry in enumerate(entries):
         entry["chosen"] = i == chosen
+    fitness_block = {"fitness": cfg.fitness, "statistic": cfg.statistic,
+                     "absolute": cfg.absolute, "selection": cfg.selection,
+                     "descriptor": (descriptor_name(cfg, space) if descriptor is not None
+                                    else None)}
+    if pareto:
+        fitness_block.update(objectives=list(cfg.objectives), choose_on=cfg.choose_on,
+                             rule=f"the front member with the highest {cfg.choose_on} on the "
+                                  f"validation split (ties: the smaller formula)")
 
     baselines = descriptor_figures(space, bench.records, split, cfg.statistic, cfg.absolute)
     published = published_figures(space)
@@ -248,12 +281,21 @@ def finish(out: Path, evolution: Evolution, bank, split: Split, space, bench,
     write_json(out / "config.json", {**config, "provenance": prov})
 
     write_json(out / "hall_of_fame.json", {"chosen": chosen + 1, "statistic": cfg.statistic,
+                                           **fitness_block,
                                            "selected_on": "validation" if split.validation
                                            else "search", "headline_split": HEADLINE_SPLIT,
                                            "entries": entries})
+    if pareto:
+        from ..report import pareto_plot
+        write_json(out / "pareto_front.json", {**fitness_block, "chosen": chosen + 1,
+                                               "selected_on": "validation" if split.validation
+                                               else "search", "members": entries})
+        pareto_plot(entries, [n for n in cfg.objectives if n != SIZE_OBJECTIVE], chosen,
+                    out / "pareto_front.png", title=f"{cfg.space}: Pareto front "
+                    f"({len(entries)} formulas), search split")
     write_json(out / "found.json", {**found.to_json(), "headline_split": HEADLINE_SPLIT,
-                                    "statistic": cfg.statistic, "split_figures": figures,
-                                    "provenance": prov})
+                                    "statistic": cfg.statistic, **fitness_block,
+                                    "split_figures": figures, "provenance": prov})
     write_json(out / "baselines.json", {"splits": list(SPLITS), "headline_split": HEADLINE_SPLIT,
                                         "descriptors": baselines, "published": published})
     write_json(out / "rps.json", {"enabled": cfg.rps, "rules": rule_names,
@@ -265,7 +307,7 @@ def finish(out: Path, evolution: Evolution, bank, split: Split, space, bench,
     plot_rows = [{**r, "best": _nan(r["best"]), "median": _nan(r["median"])}
                  for r in evolution.log]
     fitness_plot(plot_rows, out / "fitness.png",
-                 title=f"{cfg.space}: {cfg.statistic} on the search split")
+                 title=f"{cfg.space}: {cfg.fitness} on the search split")
     finite = np.isfinite(found_scores)
     proxy_scatter(found_scores[finite], quality[finite], out / "found_scatter.png",
                   title=f"{found} (all {int(finite.sum())} records)"[:110],

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 
 from ..errors import UsageError, at_least, nonnegative_int, positive_int
+from .fitness_names import FITNESSES, SELECTIONS
 
 
 def _add_search_options(p: argparse.ArgumentParser, add_capture_options) -> None:
@@ -30,7 +31,18 @@ def _add_search_options(p: argparse.ArgumentParser, add_capture_options) -> None
                    help="shares of each depth in the search (fitness), validation (choice of "
                         "the final proxy) and test (reported only) splits; three numbers > 0 "
                         "summing to 1 (default: the config's, else 0.4 0.3 0.3)")
-    p.add_argument("--statistic", choices=("spearman", "kendall"), help="fitness statistic")
+    p.add_argument("--statistic", choices=("spearman", "kendall"),
+                   help="rank statistic: the fitness itself (older spelling of --fitness "
+                        "spearman/kendall), or inside each depth for --fitness within-depth")
+    p.add_argument("--fitness", choices=FITNESSES,
+                   help="fitness on the search split (default: the config's, else spearman); "
+                        "partial and lexicographic-tiebreak score what a proxy adds to "
+                        "--descriptor")
+    p.add_argument("--descriptor", help="the descriptor partial / lexicographic-tiebreak "
+                   "condition on (default: the space's size descriptor)")
+    p.add_argument("--selection", choices=SELECTIONS,
+                   help="tournament (one fitness) or nsga2 (the config's objectives; default "
+                        "spearman, partial, size)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
@@ -51,6 +63,7 @@ def _search_kwargs(args) -> dict:
                 population=args.population, seed=args.seed, workers=args.workers,
                 records=records, benchmark=args.benchmark, language=args.language,
                 split_fractions=args.split_fractions, statistic=args.statistic,
+                fitness=args.fitness, descriptor=args.descriptor, selection=args.selection,
                 batch_size=args.batch_size, seq_len=args.seq_len,
                 max_elements=args.max_elements, objective=args.objective, variant=args.variant,
                 capture_seed=args.capture_seed, text_path=args.text,

@@ -21,6 +21,7 @@ from typing import Any, Mapping
 
 from ..cache import CaptureSettings
 from ..errors import ConfigError
+from .fitness_names import FITNESSES, NEEDS_DESCRIPTOR, PLAIN, SELECTIONS, SIZE_OBJECTIVE
 from .variation import CROSSOVER_OPERATORS, MUTATION_OPERATORS
 
 try:
@@ -35,6 +36,7 @@ except ModuleNotFoundError:  # Python 3.10
 CROSSOVERS = tuple(CROSSOVER_OPERATORS)
 MUTATIONS = tuple(MUTATION_OPERATORS)
 STATISTICS = ("spearman", "kendall")
+DEFAULT_OBJECTIVES = ("spearman", "partial", SIZE_OBJECTIVE)
 DEFAULT_SPLIT_FRACTIONS = (0.4, 0.3, 0.3)
 
 # keys of earlier versions, refused with what to write instead
@@ -56,9 +58,23 @@ class SearchConfig:
     with probability ``mutation_prob``, else it is a copy of a tournament winner. Operators are
     drawn with the relative weights of ``crossovers`` / ``mutations``.
 
-    Fitness: ``statistic`` (Spearman or Kendall) of the scores against quality on the search
-    split, or, when ``subsets`` > 0, the minimum over that many random subsets holding
-    ``subset_fraction`` of the search split. With ``absolute`` the sign is dropped.
+    Fitness: ``fitness`` (one of :data:`~.fitness.FITNESSES`: ``spearman``, ``kendall``,
+    ``partial``, ``within-depth``, ``lexicographic-tiebreak``; see :mod:`.fitness`) of the
+    scores against quality on the search split, or, when ``subsets`` > 0, the minimum over
+    that many random subsets holding ``subset_fraction`` of the search split. With
+    ``absolute`` the sign is dropped. ``statistic`` is the older name of ``spearman`` /
+    ``kendall`` (kept: a config giving only ``statistic`` means that fitness; giving both, they
+    must agree) and the rank statistic inside each depth of ``within-depth``. ``descriptor``:
+    the descriptor ``partial`` and ``lexicographic-tiebreak`` condition on (default: the
+    space's ``size_descriptor``).
+
+    Selection: ``tournament`` (one fitness, elitism, a hall of fame) or ``nsga2`` (DEAP's
+    NSGA-II on ``objectives``, fitness options and ``size``, the formula's node count,
+    minimised; the Pareto front of every formula evaluated is the result, and the member with
+    the best ``choose_on`` (a fitness option, default the first objective) on the validation
+    split is the found proxy; see :mod:`.pareto`). NSGA-II reads neither ``elitism``,
+    ``tournament_size`` nor ``hall_of_fame`` (its parents come from binary tournaments on
+    front rank and crowding distance).
 
     Splits: ``split_fractions`` = [search, validation, test], the share of each depth in each
     split (three numbers > 0 summing to 1), drawn with ``split_seed`` (default: ``seed``). The
@@ -81,7 +97,12 @@ class SearchConfig:
                                                      "shrink": 0.2})
     variation_retries: int = 10
     unique_offspring: bool = True
-    statistic: str = "spearman"
+    fitness: str | None = None
+    statistic: str | None = None
+    descriptor: str | None = None
+    selection: str = "tournament"
+    objectives: list | None = None
+    choose_on: str | None = None
     absolute: bool = False
     subsets: int = 0
     subset_fraction: float = 0.5
@@ -98,13 +119,39 @@ class SearchConfig:
     def __post_init__(self) -> None:
         self.validate()
         self.split_fractions = [float(f) for f in self.split_fractions]
+        # one spelling once read: fitness and statistic both set, consistently; with NSGA-II
+        # the fitness is the first objective other than size
+        if self.selection == "nsga2":
+            self.objectives = list(self.objectives or DEFAULT_OBJECTIVES)
+            primary = next(o for o in self.objectives if o != SIZE_OBJECTIVE)
+            given = self.fitness or (self.statistic if primary in PLAIN else None)
+            if given is not None and given != primary:
+                raise ConfigError(f"search config: fitness = {given!r}: with selection = "
+                                  f"\"nsga2\" the fitness is the first objective "
+                                  f"({primary!r}); leave fitness out or list it first")
+            self.fitness = primary
+            if self.choose_on is None:
+                self.choose_on = primary
+        if self.fitness is None:
+            self.fitness = self.statistic or "spearman"
+        if self.statistic is None:
+            self.statistic = self.fitness if self.fitness in PLAIN else "spearman"
+
+    @property
+    def needs_descriptor(self) -> bool:
+        """Whether the fitness (or an objective, or the choice) conditions on a descriptor."""
+        names = [self.fitness, self.choose_on, *(self.objectives or [])]
+        return any(n in NEEDS_DESCRIPTOR for n in names)
 
     def validate(self, where: str = "search config") -> None:
         def bad(key, why):
             raise ConfigError(f"{where}: {key} = {getattr(self, key)!r}: {why}")
         from ..spaces import SPACE_NAMES
-        for key in ("space", "language", "statistic"):
+        for key in ("space", "language", "selection"):
             if not isinstance(getattr(self, key), str):
+                bad(key, "must be text")
+        for key in ("fitness", "statistic", "descriptor", "choose_on"):
+            if getattr(self, key) is not None and not isinstance(getattr(self, key), str):
                 bad(key, "must be text")
         if self.space not in SPACE_NAMES:
             bad("space", f"unknown space; known spaces: {', '.join(SPACE_NAMES)}")
@@ -150,8 +197,7 @@ class SearchConfig:
             bad("split_fractions", why)
         if not 0.0 < self.subset_fraction <= 1.0:
             bad("subset_fraction", "must be in (0, 1]")
-        if self.statistic not in STATISTICS:
-            bad("statistic", f"must be one of {STATISTICS}")
+        self._validate_fitness(bad)
         for key, known in (("crossovers", CROSSOVERS), ("mutations", MUTATIONS)):
             weights = getattr(self, key)
             if not isinstance(weights, Mapping) or not weights:
@@ -163,6 +209,43 @@ class SearchConfig:
                     bad(key, f"weight of {name!r} must be a finite number >= 0")
             if sum(float(w) for w in weights.values()) <= 0.0:
                 bad(key, "weights must not all be 0")
+
+    def _validate_fitness(self, bad) -> None:
+        if self.statistic is not None and self.statistic not in STATISTICS:
+            bad("statistic", f"must be one of {', '.join(STATISTICS)}")
+        if self.fitness is not None and self.fitness not in FITNESSES:
+            bad("fitness", f"unknown fitness; known: {', '.join(FITNESSES)}")
+        if self.statistic is not None and self.fitness is not None:
+            if self.fitness in PLAIN and self.statistic != self.fitness:
+                bad("statistic", f"conflicts with fitness = {self.fitness!r}; statistic is the "
+                                 f"older name of the spearman/kendall fitness: give one of them")
+            if self.fitness in NEEDS_DESCRIPTOR and self.statistic != "spearman":
+                bad("statistic", f"is not read by fitness = {self.fitness!r}; leave it out")
+        if self.descriptor is not None and not self.descriptor:
+            bad("descriptor", "must name a descriptor of the space")
+        if self.selection not in SELECTIONS:
+            bad("selection", f"unknown selection; known: {', '.join(SELECTIONS)}")
+        if self.selection != "nsga2":
+            for key in ("objectives", "choose_on"):
+                if getattr(self, key) is not None:
+                    bad(key, 'is read only with selection = "nsga2"')
+            return
+        objectives = self.objectives
+        if objectives is not None:
+            if isinstance(objectives, (str, bytes, Mapping)) or not isinstance(
+                    objectives, (list, tuple)) or len(objectives) < 2:
+                bad("objectives", f"must be a list of two or more of: "
+                                  f"{', '.join(FITNESSES + (SIZE_OBJECTIVE,))}")
+            for name in objectives:
+                if not isinstance(name, str) or name not in FITNESSES + (SIZE_OBJECTIVE,):
+                    bad("objectives", f"unknown objective {name!r}; known: "
+                                      f"{', '.join(FITNESSES + (SIZE_OBJECTIVE,))}")
+            if all(name == SIZE_OBJECTIVE for name in objectives):
+                bad("objectives", "needs a fitness option besides size")
+            if len(set(objectives)) != len(objectives):
+                bad("objectives", "names an objective twice")
+        if self.choose_on is not None and self.choose_on not in FITNESSES:
+            bad("choose_on", f"unknown fitness; known: {', '.join(FITNESSES)}")
 
     @property
     def effective_split_seed(self) -> int:
@@ -331,6 +414,12 @@ def load_spec(config: str | os.PathLike | Mapping | RunSpec | None = None,
             raise ConfigError(f"{where}: [{name}] must be a table of key = value, not "
                               f"{tables[name]!r}")
     merged = {name: dict(tables.get(name) or {}) for name in _TABLES}
+    given = (overrides or {}).get("search") or {}
+    if given.get("fitness") not in (None, "within-depth") and given.get("statistic") is None:
+        # a fitness given on top replaces the config's statistic, the older name of
+        # spearman / kendall (kept only as within-depth's inner statistic)
+        merged["search"].pop("statistic", None)
+        merged["search"].pop("fitness", None)
     for name, values in (overrides or {}).items():
         merged[name].update({k: v for k, v in values.items() if v is not None})
     return RunSpec(*(_build(cls, merged[name], f"{where} [{name}]")

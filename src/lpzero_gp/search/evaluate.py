@@ -20,7 +20,8 @@ import torch
 
 from ..bank import InputBank
 from ..language import Proxy, load_language
-from ..metrics import MetricInputError, fitness as rank_fitness, min_over_subsets, statistic
+from ..metrics import MetricInputError
+from .fitness import SIZE_OBJECTIVE, Fitness
 from .rps import RuleBasedPruning
 
 STATUSES = ("valid", "invalid", "pruned", "error")
@@ -33,7 +34,9 @@ class Outcome:
     ``status``: ``valid`` (``fitness`` is set), ``invalid`` (NaN, infinite or constant scores,
     or an undefined correlation: ``reason`` says which), ``pruned`` (an RPS rule fired:
     ``rule`` and ``reason``), ``error`` (the evaluation raised: ``reason`` holds the exception;
-    a bug to report, counted in the log). ``seconds``: evaluation time.
+    a bug to report, counted in the log). ``seconds``: evaluation time. ``objectives``: with
+    NSGA-II, the value of each fitness objective (``None`` where undefined; the outcome is
+    valid when the first one is defined).
     """
 
     formula: str
@@ -45,6 +48,7 @@ class Outcome:
     rule: str | None = None
     seconds: float = 0.0
     generation: int | None = None
+    objectives: dict | None = None
 
     @property
     def valid(self) -> bool:
@@ -63,7 +67,11 @@ class EvaluatorSpec:
     """Everything a worker needs to evaluate formulas (picklable).
 
     ``bank``: the search split; ``probe_bank``: the probe architectures (``None``: no probe
-    rules); ``subsets``: index arrays into ``bank`` for the min-over-subsets fitness.
+    rules); ``subsets``: index arrays into ``bank`` for the min-over-subsets fitness;
+    ``fitness``: the fitness option (``None``: ``statistic``); ``descriptor`` (N,) and
+    ``groups`` (N,): the search records' descriptor values and depths, for the options that
+    read them; ``objectives``: the fitness options of an NSGA-II search (``size`` left out:
+    the loop counts nodes itself).
     """
 
     language: str
@@ -72,25 +80,13 @@ class EvaluatorSpec:
     statistic: str = "spearman"
     absolute: bool = False
     subsets: tuple = ()
+    fitness: str | None = None
+    descriptor: np.ndarray | None = None
+    groups: np.ndarray | None = None
+    objectives: tuple = ()
     rps: bool = True
     eval_threads: int = 1
     extra: dict = field(default_factory=dict)
-
-
-def fitness_of(scores: np.ndarray, quality: np.ndarray, stat: str, absolute: bool,
-               subsets: tuple = ()) -> float:
-    """The search fitness of finite ``scores`` (N,) against ``quality`` (N,).
-
-    Without ``subsets``: the statistic on all N. With ``subsets``: the minimum over the subsets
-    (with ``absolute``, the sign is fixed once by the statistic on all N). Raises
-    :class:`~lpzero_gp.metrics.MetricInputError` when undefined.
-    """
-    if not subsets:
-        return rank_fitness(scores, quality, stat, absolute)
-    sign = 1.0
-    if absolute and statistic(scores, quality, stat) < 0:
-        sign = -1.0
-    return min_over_subsets(sign * scores, quality, [np.asarray(s) for s in subsets], stat)
 
 
 class Evaluator:
@@ -104,6 +100,15 @@ class Evaluator:
         self.quality = np.asarray(spec.bank.quality, dtype=np.float64)
         self.rps = (RuleBasedPruning(self.language, spec.probe_bank, absolute=spec.absolute)
                     if spec.rps else None)
+        self.fitness = self._fitness(spec.fitness or spec.statistic)
+        self.objectives = [self._fitness(name) for name in spec.objectives
+                           if name != SIZE_OBJECTIVE]
+
+    def _fitness(self, name: str) -> Fitness:
+        spec = self.spec
+        return Fitness(name, spec.statistic, spec.absolute,
+                       None if spec.descriptor is None else np.asarray(spec.descriptor),
+                       None if spec.groups is None else np.asarray(spec.groups))
 
     def __call__(self, text: str) -> dict:
         start = time.perf_counter()
@@ -129,9 +134,17 @@ class Evaluator:
         if not result.valid:
             out.status, out.reason = "invalid", result.reason
             return
+        if self.objectives:
+            out.objectives = {}
+            for fit in self.objectives:
+                try:
+                    value = fit(result.scores, self.quality, self.spec.subsets)
+                except MetricInputError:
+                    value = None
+                out.objectives[fit.name] = (float(value) if value is not None
+                                            and math.isfinite(value) else None)
         try:
-            value = fitness_of(result.scores, self.quality, self.spec.statistic,
-                               self.spec.absolute, self.spec.subsets)
+            value = self.fitness(result.scores, self.quality, self.spec.subsets)
         except MetricInputError as exc:
             out.status, out.reason = "invalid", str(exc)
             return

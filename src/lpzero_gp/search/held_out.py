@@ -38,7 +38,8 @@ def _settings(capture: dict) -> CaptureSettings:
 def test_split_scores(space_name: str, folder: Path | None = None, progress: bool = False
                       ) -> dict:
     """Every score on the test split of the space's found proxies: ``{"records", "quality"
-    (n,), "scores": {label: (kind, values (n,))}, "test_ids", "provenance"}``; kinds are
+    (n,), "scores": {label: (kind, values (n,))}, "test_ids", "provenance", "benchmark" (the
+    whole benchmark), "bank" (the test records' captured inputs)}``; kinds are
     descriptor, published and found (each found proxy whose search used the same split)."""
     from ..language import Proxy
     folder = Path(folder or experiments_dir() / space_name)
@@ -71,7 +72,7 @@ def test_split_scores(space_name: str, folder: Path | None = None, progress: boo
             label = f"found ({proxy.language.name} language, {path.name})"
             scores[label] = ("found", proxy.evaluate(bank).scores)
     return {"records": records, "quality": np.asarray(bank.quality), "scores": scores,
-            "test_ids": test_ids, "provenance": prov}
+            "test_ids": test_ids, "provenance": prov, "benchmark": bench, "bank": bank}
 
 
 def held_out(space_name: str, folder: Path | None = None, n_boot: int = 1000,

@@ -136,13 +136,17 @@ class Evolution:
         self.rng.setstate(state.variation_random)
 
     def _known(self, tree):
-        ind = make_individual(tree)
+        ind = self._individual(tree)
         self._assign(ind, self.memo[canonical(ind, self.language)])
         return ind
 
-    # -- evaluation ----------------------------------------------------------------------------
     @staticmethod
-    def _assign(ind, outcome: Outcome) -> None:
+    def _individual(tree):
+        """A fresh individual of this loop's fitness class holding the nodes of ``tree``."""
+        return make_individual(tree)
+
+    # -- evaluation ----------------------------------------------------------------------------
+    def _assign(self, ind, outcome: Outcome) -> None:
         ind.fitness.values = fitness_values(outcome.valid, outcome.fitness, len(ind))
 
     def _evaluate(self, individuals) -> dict:
@@ -186,13 +190,13 @@ class Evolution:
         if r < cfg.crossover_prob:
             a, b = self.toolbox.select(population, 2)
             op = self._pick(cfg.crossovers, CROSSOVER_OPERATORS)
-            return [make_individual(t) for t in op(a, b, self.language, self.rng, retries)]
+            return [self._individual(t) for t in op(a, b, self.language, self.rng, retries)]
         if r < cfg.crossover_prob + cfg.mutation_prob:
             (a,) = self.toolbox.select(population, 1)
             op = self._pick(cfg.mutations, MUTATION_OPERATORS)
-            return [make_individual(t) for t in op(a, self.language, self.rng, retries)]
+            return [self._individual(t) for t in op(a, self.language, self.rng, retries)]
         (a,) = self.toolbox.select(population, 1)
-        copy = make_individual(a)
+        copy = self._individual(a)
         copy.fitness.values = a.fitness.values
         return [copy]
 
@@ -203,7 +207,7 @@ class Evolution:
         while key in seen and tries < self.config.variation_retries:
             op = self._pick(self.config.mutations, MUTATION_OPERATORS)
             (tree,) = op(ind, self.language, self.rng, self.config.variation_retries)
-            ind = make_individual(tree)
+            ind = self._individual(tree)
             key = canonical(ind, self.language)
             tries += 1
         seen.add(key)
@@ -214,7 +218,7 @@ class Evolution:
         elites = sorted(self.population, key=sort_key)[:cfg.elitism]
         new = []
         for e in elites:
-            copy = make_individual(e)
+            copy = self._individual(e)
             copy.fitness.values = e.fitness.values
             new.append(copy)
         seen = {canonical(ind, self.language) for ind in new}
@@ -231,7 +235,7 @@ class Evolution:
         population, seen = [], set()
         for _ in range(self.config.population):
             for _attempt in range(INIT_RETRIES):
-                ind = make_individual(self.language.generate(self.rng))
+                ind = self._individual(self.language.generate(self.rng))
                 key = canonical(ind, self.language)
                 if key not in seen:
                     break

@@ -11,7 +11,8 @@ log.jsonl, log.csv one row per generation (best and median fitness, invalid rate
                    evaluations, RPS firings, seconds)
 evaluations.jsonl  every formula evaluated (the memo): status, fitness, reason, RPS rule
 rps.json           firings per RPS rule
-hall_of_fame.json  the best formulas: text, language, SymPy, LaTeX, figures per split
+hall_of_fame.json  the best formulas (with NSGA-II: the Pareto front): text, language, SymPy,
+                   LaTeX, figures per split; the fitness, its descriptor and the selection
 found.json         the chosen proxy, in the JSON form ``Proxy.from_json`` reads, with its
                    figures per split and its provenance (see :mod:`.provenance`)
 baselines.json     descriptor baselines on the same records and splits; LPZero's published
@@ -19,6 +20,10 @@ baselines.json     descriptor baselines on the same records and splits; LPZero's
 fitness.png        best and median fitness per generation
 found_scatter.png  the chosen proxy's scores against the labels (all records), tau and rho
 checkpoint.pkl     the state after the last generation (for ``--resume``)
+pareto_front.json  (``selection = "nsga2"``) every member of the Pareto front: objectives on
+                   the search split, figures (with each objective) per split, the declared
+                   rule of the final choice and which member it chose
+pareto_front.png   (``selection = "nsga2"``) the front on the search split, the choice circled
 ================== ==============================================================================
 """
 from __future__ import annotations
@@ -36,7 +41,7 @@ import numpy as np
 
 from ..language import Proxy
 from ..metrics import MetricInputError, correlations
-from .evaluate import fitness_of
+from .fitness import Fitness
 
 SPLITS = ("search", "validation", "test", "all")
 HEADLINE_SPLIT = "test"
@@ -55,13 +60,22 @@ def published_figures(space) -> dict | None:
 # -- figures ---------------------------------------------------------------------------------
 
 
-def correlation_figures(scores: np.ndarray, quality: np.ndarray, stat: str = "spearman",
-                        absolute: bool = False) -> dict:
-    """Kendall tau, Spearman rho and the search fitness of ``scores`` against ``quality``
-    (both (n,)) on the finite scores; ``None`` with a ``reason`` when undefined."""
+def _as_fitness(stat: "str | Fitness", absolute: bool) -> Fitness:
+    return stat if isinstance(stat, Fitness) else Fitness(stat, absolute=absolute)
+
+
+def correlation_figures(scores: np.ndarray, quality: np.ndarray,
+                        stat: "str | Fitness" = "spearman", absolute: bool = False,
+                        objectives: Sequence[Fitness] = ()) -> dict:
+    """Kendall tau, Spearman rho and the search fitness (``stat``: ``spearman``, ``kendall``
+    or a :class:`~.fitness.Fitness` whose per-record arrays pair with ``scores``) of
+    ``scores`` against ``quality`` (both (n,)) on the finite scores; ``None`` with a
+    ``reason`` when undefined. With ``objectives``, also ``"objectives"``: name -> value
+    (``None`` where undefined)."""
     scores = np.asarray(scores, dtype=np.float64)
     quality = np.asarray(quality, dtype=np.float64)
     finite = np.isfinite(scores)
+    kept = np.flatnonzero(finite)
     out = {"kendall_tau": None, "spearman_rho": None, "fitness": None,
            "n": int(finite.sum()), "n_invalid": int((~finite).sum()), "reason": None}
     if out["n_invalid"]:
@@ -69,30 +83,46 @@ def correlation_figures(scores: np.ndarray, quality: np.ndarray, stat: str = "sp
     try:
         c = correlations(scores[finite], quality[finite])
         out["kendall_tau"], out["spearman_rho"] = c.kendall_tau, c.spearman_rho
-        out["fitness"] = fitness_of(scores[finite], quality[finite], stat, absolute)
+        out["fitness"] = _as_fitness(stat, absolute).on(kept)(scores[finite], quality[finite])
     except MetricInputError as exc:
         out["reason"] = str(exc)
+    if objectives:
+        out["objectives"] = {}
+        for fit in objectives:
+            try:
+                value = fit.on(kept)(scores[finite], quality[finite])
+            except MetricInputError:
+                value = None
+            out["objectives"][fit.name] = value
     return out
 
 
 def figures_on(scores: np.ndarray, quality: np.ndarray, positions: Sequence[int],
-               stat: str = "spearman", absolute: bool = False) -> dict:
+               stat: "str | Fitness" = "spearman", absolute: bool = False,
+               objectives: Sequence[Fitness] = ()) -> dict:
     """:func:`correlation_figures` of ``scores`` (N,) on ``positions`` (an "empty split"
-    reason when there are none)."""
+    reason when there are none); a :class:`~.fitness.Fitness` ``stat`` and the
+    ``objectives`` hold arrays over the same N records."""
     idx = list(positions)
     if not idx:
-        return {"kendall_tau": None, "spearman_rho": None, "fitness": None, "n": 0,
-                "n_invalid": 0, "reason": "empty split"}
+        out = {"kendall_tau": None, "spearman_rho": None, "fitness": None, "n": 0,
+               "n_invalid": 0, "reason": "empty split"}
+        if objectives:
+            out["objectives"] = {fit.name: None for fit in objectives}
+        return out
+    fit = _as_fitness(stat, absolute).on(idx)
     return correlation_figures(np.asarray(scores, dtype=np.float64)[idx],
-                               np.asarray(quality, dtype=np.float64)[idx], stat, absolute)
+                               np.asarray(quality, dtype=np.float64)[idx], fit, absolute,
+                               [o.on(idx) for o in objectives])
 
 
-def split_figures(scores: np.ndarray, quality: np.ndarray, split, stat: str = "spearman",
-                  absolute: bool = False) -> dict:
+def split_figures(scores: np.ndarray, quality: np.ndarray, split,
+                  stat: "str | Fitness" = "spearman", absolute: bool = False,
+                  objectives: Sequence[Fitness] = ()) -> dict:
     """``{"search": ..., "validation": ..., "test": ..., "all": ...}`` figures of ``scores``
     (N,) on the parts of ``split``."""
     parts = {**split.parts(), "all": range(len(scores))}
-    return {name: figures_on(scores, quality, idx, stat, absolute)
+    return {name: figures_on(scores, quality, idx, stat, absolute, objectives)
             for name, idx in parts.items()}
 
 
