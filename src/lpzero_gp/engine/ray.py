@@ -69,6 +69,11 @@ class RayEngine(Engine):
         self.ray = import_ray()
         self.address = address
         self._started = False
+
+    def _connect(self) -> None:
+        """Join or start Ray, the first time the engine has work (not for a run whose work is
+        all cached)."""
+        address = self.address
         if not self.ray.is_initialized():
             try:
                 self.ray.init(address=address, include_dashboard=False, log_to_driver=False,
@@ -80,11 +85,13 @@ class RayEngine(Engine):
             self._started = True
 
     def put(self, obj) -> Shared:
+        self._connect()
         ref = self.ray.put(obj)
         return Shared(ref.hex(), ref)
 
     def _chunks(self, fn, chunks, shared: Shared | None,
                 resources: Resources) -> Iterator[tuple[int, list]]:
+        self._connect()
         ray = self.ray
         task = _remote(ray).options(num_cpus=resources.num_cpus, num_gpus=resources.num_gpus,
                                     max_retries=self.max_retries, retry_exceptions=False)
@@ -125,6 +132,7 @@ class RayEngine(Engine):
         out = {"engine": self.name, "workers": self.workers, "address": self.address,
                "ray": self.ray.__version__}
         try:
+            self._connect()
             out["cluster_resources"] = {k: v for k, v in
                                         self.ray.cluster_resources().items()
                                         if k in ("CPU", "GPU")}
