@@ -55,6 +55,8 @@ def cmd_build_benchmark(args) -> int:
         if getattr(args, name) < 1:
             raise LpzeroError(f"--{name.replace('_', '-')} must be at least 1, got "
                               f"{getattr(args, name)}")
+    from ..cli.options import engine_from_args
+    engine = engine_from_args(args)  # no Ray, or a wrong --address: said before anything runs
     space = get_space(args.space)
     if args.preset not in space.presets:
         raise LpzeroError(f"space {space.name!r} has no preset {args.preset!r}; presets: "
@@ -87,9 +89,9 @@ def cmd_build_benchmark(args) -> int:
     previous.write_text(json.dumps({**record, "commit": git_commit()}, indent=2) + "\n")
     plan = BuildPlan(space.name, archs, seeds=tuple(range(args.seeds)), settings=settings,
                      extra={"preset": args.preset, "sample_seed": args.sample_seed})
-    path = build(plan, out / FILE, data_dir=args.data_dir, device=args.device,
-                 progress=not args.no_progress, workers=args.workers, engine=args.engine,
-                 address=args.address, threads=args.threads)
+    with engine:
+        path = build(plan, out / FILE, data_dir=args.data_dir, device=args.device,
+                     progress=not args.no_progress, engine=engine, threads=args.threads)
     bench = space.load_benchmark(path)
     agree = seed_agreement(bench.records)
     print(f"{path}: {len(bench)} architectures; seed-vs-seed Kendall tau "
