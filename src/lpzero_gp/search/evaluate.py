@@ -199,7 +199,7 @@ class EvaluationPool:
 
     def map(self, func, texts) -> list:
         from ..engine import Resources
-        if func is not evaluate_formula:
+        if getattr(func, "func", func) is not evaluate_formula:  # DEAP's toolbox: a partial
             raise ValueError("EvaluationPool.map evaluates formulas: pass evaluate_formula")
         if self._engine is None:
             raise RuntimeError("EvaluationPool.map outside its `with` block")
