@@ -2,8 +2,8 @@
 the local engine and on Ray, with 1 and 2 workers; Ray's start-up and per-task overhead; and,
 from these, the time of large runs on N machines.
 
-    python bench/bench_engine.py [--captures 8] [--formulas 120] [--train-archs 4]
-        [--steps 20] [--cores-per-machine 32] [--out bench/engine_cpu.json]
+    python bench/bench_engine.py [--captures 8] [--formulas 120] [--train-archs 2]
+        [--steps 4] [--cores-per-machine 32] [--out bench/engine_cpu.json]
 
 All in one run on this machine, with a Ray instance started here (``ray.init(num_cpus=2)``);
 every task runs torch with one thread, whatever the engine. Workloads (all real):
@@ -15,7 +15,8 @@ every task runs torch with one thread, whatever the engine. Workloads (all real)
 - training: ``--train-archs`` architectures of the llama ``wide`` preset (sample seed 0), one
   seed, ``--steps`` steps of 16 x 128 tokens (build-benchmark's defaults): training steps / s.
 
-The estimates assume machines of ``--cores-per-machine`` cores, one task per core, each core as
+The estimates use the ray-1 capture time per architecture and a training run's time fitted as
+fixed + per-step cost (from builds of ``--steps`` and ``--steps / 4`` steps), and assume machines of ``--cores-per-machine`` cores, one task per core, each core as
 fast as one worker here, and add Ray's measured per-task overhead to every task.
 """
 from __future__ import annotations
@@ -49,10 +50,13 @@ CAPTURE_ARCHS, BUILD_ARCHS, BUILD_SEEDS, BUILD_STEPS = 10_000, 1_000, 2, 400
 
 def measure(engine, space, records, formulas, plan, out_dir: Path) -> dict:
     settings = CaptureSettings().resolved(space)
+    # warm-up, untimed: each worker imports torch and the space, loads the tokenizer
+    collect_inputs(space, records[:max(2, engine.workers or 2)], settings, cache=False,
+                   progress=False, engine=engine)
     start = time.perf_counter()
     bank = collect_inputs(space, records, settings, cache=False, progress=False, engine=engine)
     capture_s = time.perf_counter() - start
-    spec = EvaluatorSpec(language="default", bank=bank, probe_bank=bank.subset([0, 1, 2]))
+    spec = EvaluatorSpec(language="default", bank=bank, probe_bank=bank.subset([0, 1, 2][:len(bank)]))
     with EvaluationPool(spec, engine.workers or 2, engine=engine) as pool:
         pool.map(evaluate_formula, formulas[:4])  # the workers build their evaluator
         start = time.perf_counter()
@@ -93,12 +97,26 @@ def ray_overheads(ray, tasks: int) -> dict:
             "local_pool_task_overhead_s": local}
 
 
-def estimates(results: dict, overhead: float, startup: float, cores: int) -> dict:
+def run_cost(archs: list[dict], steps: int, out_dir: Path) -> dict:
+    """Seconds of one training run, fitted as ``fixed + per_step * steps`` from builds of
+    ``steps`` and ``steps // 4`` steps (local engine, one worker)."""
+    times = {}
+    for n in (max(1, steps // 4), steps):
+        plan = BuildPlan("llama", archs, seeds=(0,), settings=TrainSettings(steps=n))
+        start = time.perf_counter()
+        build(plan, out_dir / f"fit-{n}.jsonl", progress=False)
+        times[n] = (time.perf_counter() - start) / len(archs)
+    (lo, t_lo), (hi, t_hi) = sorted(times.items())
+    per_step = (t_hi - t_lo) / (hi - lo)
+    return {"fixed_s": t_hi - per_step * hi, "per_step_s": per_step,
+            "run_s_at_400_steps": t_hi + per_step * (BUILD_STEPS - hi)}
+
+
+def estimates(results: dict, run: dict, overhead: float, startup: float, cores: int) -> dict:
     """Hours to capture ``CAPTURE_ARCHS`` architectures and to build a ``BUILD_ARCHS``
     benchmark (``BUILD_SEEDS`` seeds x ``BUILD_STEPS`` steps) on N machines."""
-    one = results["ray-1"]
-    capture_task = one["capture_s_per_arch"] + overhead
-    train_task = BUILD_STEPS * one["train_s_per_step"] + overhead
+    capture_task = results["ray-1"]["capture_s_per_arch"] + overhead
+    train_task = run["run_s_at_400_steps"] + overhead
     out = {}
     for n in (1, 4, 16, 64):
         slots = n * cores
@@ -112,8 +130,8 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--captures", type=int, default=8)
     p.add_argument("--formulas", type=int, default=120)
-    p.add_argument("--train-archs", type=int, default=4)
-    p.add_argument("--steps", type=int, default=20)
+    p.add_argument("--train-archs", type=int, default=2)
+    p.add_argument("--steps", type=int, default=4)
     p.add_argument("--tasks", type=int, default=400, help="no-op tasks for the overhead")
     p.add_argument("--cores-per-machine", type=int, default=32)
     p.add_argument("--out", help="also write the figures to this JSON file")
@@ -131,6 +149,7 @@ def main() -> int:
     plan = lambda: BuildPlan("llama", archs, seeds=(0,),  # noqa: E731
                              settings=TrainSettings(steps=args.steps))
 
+    load_start = os.getloadavg()[0]  # other work on this machine slows every figure
     start = time.perf_counter()
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     init_s = time.perf_counter() - start
@@ -148,6 +167,7 @@ def main() -> int:
                                                            plan(), Path(tmp))
                 print(f"{name}-{workers}: {json.dumps(results[f'{name}-{workers}'])}",
                       file=sys.stderr)
+        run = run_cost(archs, args.steps, Path(tmp))
     over = ray_overheads(ray, args.tasks)
     start = time.perf_counter()
     ray.shutdown()
@@ -168,8 +188,10 @@ def main() -> int:
         "estimate_assumes": f"{args.cores_per_machine} cores per machine, one task per core "
                             f"as fast as one worker here, plus the Ray per-task overhead; "
                             f"build: {BUILD_SEEDS} seeds x {BUILD_STEPS} steps per arch",
-        "estimate": estimates(results, over["ray_task_overhead_s"], startup,
+        "training_run_cost": run,
+        "estimate": estimates(results, run, over["ray_task_overhead_s"], startup,
                               args.cores_per_machine),
+        "load_average_1min": [load_start, os.getloadavg()[0]],
     }
     text = json.dumps(report, indent=1)
     print(text)
