@@ -93,20 +93,41 @@ def test_build_on_ray_equals_local_with_one_and_two_workers(ray_instance, tmp_pa
     assert _lines(local) == _lines(one) == _lines(two)
 
 
+def _descendants(pid: int) -> list[int]:
+    """Process ids below ``pid`` (read from /proc)."""
+    parents = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    found, frontier = [], [pid]
+    while frontier:
+        children = [c for c, p in parents.items() if p in frontier]
+        found += children
+        frontier = children
+    return found
+
+
 def _kill_first_training_worker(stop: threading.Event, killed: list) -> None:
-    """SIGKILL the first Ray worker process seen running a task (its title is
-    ``ray::_ray_task``)."""
-    import psutil
+    """SIGKILL the first worker process of this test's Ray instance (a descendant of this
+    process) seen running a task: Ray titles it ``ray::_ray_task``."""
     while not stop.is_set():
-        for proc in psutil.process_iter(["pid", "cmdline"]):
-            cmdline = " ".join(proc.info["cmdline"] or [])
-            if cmdline.startswith("ray::_ray_task"):
-                os.kill(proc.info["pid"], signal.SIGKILL)
-                killed.append(proc.info["pid"])
+        for pid in _descendants(os.getpid()):
+            try:
+                title = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
+            except OSError:
+                continue
+            if title.startswith(b"ray::_ray_task"):
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
                 return
-        time.sleep(0.01)
+        time.sleep(0.02)
 
 
+@pytest.mark.skipif(not Path("/proc/self/stat").is_file(), reason="reads processes from /proc")
 def test_killed_ray_worker_is_retried_and_the_build_loses_nothing(ray_instance, tmp_path):
     archs = _archs(3, seed=11)
     local = build(BuildPlan("llama", archs, seeds=(0,), settings=TRAIN),
