@@ -1,6 +1,7 @@
 """The body of ``experiments/<space>/run.py``: run the folder's config, keep its found.json.
 
     python experiments/<space>/run.py [--out runs/<space>] [--workers 2] [--resume]
+                                      [--engine local|ray] [--address ADDR]
                                       [--generations N] [--population N] [--limit N]
                                       [--no-copy] [--quiet]
 
@@ -32,6 +33,8 @@ def _main(config: Path, argv: list[str] | None) -> int:
                            formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default=f"runs/{folder.name}", help="results folder")
     parser.add_argument("--workers", type=positive_int)
+    from ..cli.options import add_engine_options
+    add_engine_options(parser, workers=False)
     parser.add_argument("--generations", type=nonnegative_int)
     parser.add_argument("--population", type=positive_int)
     parser.add_argument("--limit", type=positive_int,
@@ -44,7 +47,7 @@ def _main(config: Path, argv: list[str] | None) -> int:
 
     from .api import search
     result = search(config=config, out=args.out, workers=args.workers,
-                    generations=args.generations, population=args.population,
+                    engine=args.engine, address=args.address, generations=args.generations, population=args.population,
                     records=args.limit, resume=args.resume, progress=not args.quiet)
     print(result.summary())
     if not args.no_copy:
