@@ -166,3 +166,25 @@ def test_local_engine_takes_no_address():
     from lpzero_gp.errors import EngineError
     with pytest.raises(EngineError, match="--address .* is for --engine ray"):
         make_engine("local", address="10.0.0.1:6379")
+
+
+def _exit_once(marker_dir: str, item: int) -> int:
+    """A task whose process dies the first time it runs item 1 (a marker file remembers)."""
+    marker = Path(marker_dir) / "died"
+    if item == 1 and not marker.exists():
+        marker.write_text("once")
+        os._exit(1)
+    return item * item
+
+
+def test_local_pool_resubmits_the_tasks_of_a_dead_worker(tmp_path):
+    with make_engine("local", workers=2) as engine:
+        shared = engine.put(str(tmp_path))
+        assert engine.map(_exit_once, range(6), shared=shared, chunksize=1) == \
+            [i * i for i in range(6)]
+    assert (tmp_path / "died").exists()
+    from lpzero_gp.errors import EngineError
+    (tmp_path / "died").unlink()
+    with make_engine("local", workers=2, max_retries=0) as engine:
+        with pytest.raises(EngineError, match=r"a worker process died while running _exit_once after 0 restarts"):
+            engine.map(_exit_once, range(6), shared=engine.put(str(tmp_path)), chunksize=1)

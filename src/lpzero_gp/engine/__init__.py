@@ -81,7 +81,7 @@ class Engine(ABC):
         items = list(items)
         if not items:
             return []
-        size = chunksize or max(1, math.ceil(len(items) / (4 * (self.workers or 1))))
+        size = chunksize or max(1, math.ceil(len(items) / (4 * self.parallelism())))
         chunks = [items[i:i + size] for i in range(0, len(items), size)]
         done: dict[int, list] = {}
         for index, results in self._chunks(fn, chunks, shared, resources):
@@ -94,6 +94,10 @@ class Engine(ABC):
         items = list(items)
         for index, results in self._chunks(fn, [[item] for item in items], shared, resources):
             yield index, results[0]
+
+    def parallelism(self) -> int:
+        """How many tasks run at once (at most)."""
+        return self.workers or 1
 
     def describe(self) -> dict:
         """What ran the work, for a run's records."""

@@ -91,8 +91,9 @@ class LocalEngine(Engine):
                 failures += 1
                 self._stop_pool()
                 if failures > self.max_retries:
-                    raise EngineError(f"a worker process died {failures} times while running "
-                                      f"{getattr(fn, '__name__', fn)}; "
+                    raise EngineError(f"a worker process died while running "
+                                      f"{getattr(fn, '__name__', fn)} after {failures - 1} "
+                                      f"restarts of the pool (max_retries {self.max_retries}); "
                                       f"{len(pending)} tasks were not run") from None
             except BaseException:  # interrupted, or a task raised: stop at once
                 self._stop_pool(kill=True)

@@ -128,6 +128,12 @@ class RayEngine(Engine):
                               f"{self.max_retries} retries: "
                               f"{' '.join(str(exc).split())[:300]}") from None
 
+    def parallelism(self) -> int:
+        if self.workers:
+            return self.workers
+        self._connect()
+        return max(1, int(self.ray.cluster_resources().get("CPU", 1)))
+
     def describe(self) -> dict:
         out = {"engine": self.name, "workers": self.workers, "address": self.address,
                "ray": self.ray.__version__}
