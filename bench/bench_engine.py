@@ -16,8 +16,9 @@ every task runs torch with one thread, whatever the engine. Workloads (all real)
   seed, ``--steps`` steps of 16 x 128 tokens (build-benchmark's defaults): training steps / s.
 
 The estimates use the ray-1 capture time per architecture and a training run's time fitted as
-fixed + per-step cost (from builds of ``--steps`` and ``--steps / 4`` steps), and assume machines of ``--cores-per-machine`` cores, one task per core, each core as
-fast as one worker here, and add Ray's measured per-task overhead to every task.
+fixed + per-step cost (from builds of ``--steps`` and ``--steps / 4`` steps), and assume
+machines of ``--cores-per-machine`` cores, one task per core, each core as fast as one worker
+here, and add Ray's measured per-task overhead to every task.
 """
 from __future__ import annotations
 
@@ -56,7 +57,8 @@ def measure(engine, space, records, formulas, plan, out_dir: Path) -> dict:
     start = time.perf_counter()
     bank = collect_inputs(space, records, settings, cache=False, progress=False, engine=engine)
     capture_s = time.perf_counter() - start
-    spec = EvaluatorSpec(language="default", bank=bank, probe_bank=bank.subset([0, 1, 2][:len(bank)]))
+    probes = bank.subset(list(range(min(3, len(bank)))))
+    spec = EvaluatorSpec(language="default", bank=bank, probe_bank=probes)
     with EvaluationPool(spec, engine.workers or 2, engine=engine) as pool:
         pool.map(evaluate_formula, formulas[:4])  # the workers build their evaluator
         start = time.perf_counter()

@@ -94,7 +94,8 @@ class LocalEngine(Engine):
                     raise EngineError(f"a worker process died while running "
                                       f"{getattr(fn, '__name__', fn)} after {failures - 1} "
                                       f"restarts of the pool (max_retries {self.max_retries}); "
-                                      f"{len(pending)} tasks were not run") from None
+                                      f"{len(pending)} of {len(chunks)} chunks of tasks are "
+                                      f"unfinished") from None
             except BaseException:  # interrupted, or a task raised: stop at once
                 self._stop_pool(kill=True)
                 raise

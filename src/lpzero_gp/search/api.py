@@ -81,7 +81,6 @@ def search(space: str | None = None, config: str | os.PathLike | Mapping | RunSp
     seed_everything(cfg.seed)
 
     lang = load_language(cfg.language)  # a wrong language fails before any capture
-    from ..collect import collect_inputs
     from ..spaces import get_space
     space_obj = get_space(cfg.space)
     bench = space_obj.load_benchmark(spec.records.benchmark, data_dir=data_dir)
