@@ -188,3 +188,15 @@ def test_local_pool_resubmits_the_tasks_of_a_dead_worker(tmp_path):
     with make_engine("local", workers=2, max_retries=0) as engine:
         with pytest.raises(EngineError, match="died while running _exit_once after 0 restarts"):
             engine.map(_exit_once, range(6), shared=engine.put(str(tmp_path)), chunksize=1)
+
+
+def test_an_address_where_no_cluster_answers_is_one_line():
+    import socket
+    from lpzero_gp.engine.ray import _check_reachable
+    from lpzero_gp.errors import EngineError
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(EngineError, match=rf"--address 127.0.0.1:{port}: no Ray cluster "
+                                          rf"answers there"):
+        _check_reachable(f"127.0.0.1:{port}")

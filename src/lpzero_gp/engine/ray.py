@@ -50,6 +50,23 @@ def _ray_task(fn, shared, items, num_cpus):
     return run_task(fn, value, shared is not None, items, num_cpus)
 
 
+def _check_reachable(address: str | None, timeout: float = 10.0) -> None:
+    """A one-line :class:`EngineError` when ``address`` is ``HOST:PORT`` and nothing answers
+    there (``ray.init`` would wait for minutes)."""
+    import socket
+    if not address or "://" in address or ":" not in address:
+        return
+    host, _, port = address.rpartition(":")
+    if not port.isdigit():
+        return
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout).close()
+    except OSError as exc:
+        raise EngineError(f"--address {address}: no Ray cluster answers there "
+                          f"({exc.strerror or exc}); start one with `ray start --head` on that "
+                          f"machine, or leave --address out to start Ray here") from None
+
+
 def _remote(ray):
     global _REMOTE
     if _REMOTE is None:
@@ -75,6 +92,7 @@ class RayEngine(Engine):
         all cached)."""
         address = self.address
         if not self.ray.is_initialized():
+            _check_reachable(address)
             try:
                 self.ray.init(address=address, include_dashboard=False, log_to_driver=False,
                               logging_level="ERROR")
