@@ -30,6 +30,28 @@ SEARCH = dict(records=12, batch_size=2, seq_len=32, max_elements=512, progress=F
               generations=2, population=10, seed=3)
 
 
+def _exit_once(marker_dir: str, item: int) -> int:
+    """A task whose process dies the first time it runs item 1 (a marker file remembers)."""
+    marker = Path(marker_dir) / "died"
+    if item == 1 and not marker.exists():
+        marker.write_text("once")
+        os._exit(1)
+    return item * item
+
+
+def test_local_pool_resubmits_the_tasks_of_a_dead_worker(tmp_path):
+    with make_engine("local", workers=2) as engine:
+        shared = engine.put(str(tmp_path))
+        assert engine.map(_exit_once, range(6), shared=shared, chunksize=1) == \
+            [i * i for i in range(6)]
+    assert (tmp_path / "died").exists()
+    from lpzero_gp.errors import EngineError
+    (tmp_path / "died").unlink()
+    with make_engine("local", workers=2, max_retries=0) as engine:
+        with pytest.raises(EngineError, match="died while running _exit_once after 0 restarts"):
+            engine.map(_exit_once, range(6), shared=engine.put(str(tmp_path)), chunksize=1)
+
+
 @pytest.fixture(scope="module")
 def ray_instance():
     """A Ray instance of 2 CPUs on this machine, for this module's tests."""
@@ -55,16 +77,21 @@ def _lines(path: Path) -> list[str]:
 
 
 def test_capture_on_ray_equals_local(ray_instance):
-    records = LLAMA.load_benchmark(LLAMA_BENCH).records[:4]
+    records = LLAMA.load_benchmark(LLAMA_BENCH).records[:3]
     local = collect_inputs(LLAMA, records, CAPTURE, cache=False, progress=False)
     stats = CollectStats()
     with make_engine("ray", workers=2) as engine:
         remote = collect_inputs(LLAMA, records, CAPTURE, cache=False, progress=False,
                                 stats=stats, engine=engine)
-    assert stats.captured == 4
-    assert remote.record_ids == local.record_ids
-    assert all(a.equal(b) for a, b in zip(local.inputs, remote.inputs))
-    assert all(a.meta == b.meta for a, b in zip(local.inputs, remote.inputs))
+    # a local pool beside a Ray driver spawns its workers (fork is unsafe there)
+    with make_engine("local", workers=2) as engine:
+        pooled = collect_inputs(LLAMA, records, CAPTURE, cache=False, progress=False,
+                                engine=engine)
+    assert stats.captured == 3
+    for bank in (remote, pooled):
+        assert bank.record_ids == local.record_ids
+        assert all(a.equal(b) for a, b in zip(local.inputs, bank.inputs))
+        assert all(a.meta == b.meta for a, b in zip(local.inputs, bank.inputs))
 
 
 def test_search_on_ray_equals_local(ray_instance, tmp_path):
@@ -166,28 +193,6 @@ def test_local_engine_takes_no_address():
     from lpzero_gp.errors import EngineError
     with pytest.raises(EngineError, match="--address .* is for --engine ray"):
         make_engine("local", address="10.0.0.1:6379")
-
-
-def _exit_once(marker_dir: str, item: int) -> int:
-    """A task whose process dies the first time it runs item 1 (a marker file remembers)."""
-    marker = Path(marker_dir) / "died"
-    if item == 1 and not marker.exists():
-        marker.write_text("once")
-        os._exit(1)
-    return item * item
-
-
-def test_local_pool_resubmits_the_tasks_of_a_dead_worker(tmp_path):
-    with make_engine("local", workers=2) as engine:
-        shared = engine.put(str(tmp_path))
-        assert engine.map(_exit_once, range(6), shared=shared, chunksize=1) == \
-            [i * i for i in range(6)]
-    assert (tmp_path / "died").exists()
-    from lpzero_gp.errors import EngineError
-    (tmp_path / "died").unlink()
-    with make_engine("local", workers=2, max_retries=0) as engine:
-        with pytest.raises(EngineError, match="died while running _exit_once after 0 restarts"):
-            engine.map(_exit_once, range(6), shared=engine.put(str(tmp_path)), chunksize=1)
 
 
 def test_an_address_where_no_cluster_answers_is_one_line():

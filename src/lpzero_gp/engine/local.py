@@ -2,13 +2,14 @@
 
 Shared objects reach the workers through the pool's initializer: with ``fork`` (the default
 where the platform has it) they are inherited, not copied; with ``spawn`` they are pickled
-once per worker. A pool whose worker process dies is restarted and its unfinished tasks are
+once per worker. A process connected to Ray (whose threads make ``fork`` unsafe) spawns. A pool whose worker process dies is restarted and its unfinished tasks are
 resubmitted, up to ``max_retries`` times.
 """
 from __future__ import annotations
 
 import multiprocessing
 import signal
+import sys
 import uuid
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -35,6 +36,11 @@ def _pool_task(fn: Callable, key: str | None, items: list, num_cpus: int) -> lis
     return run_task(fn, value, key is not None, items, num_cpus)
 
 
+def _ray_connected() -> bool:
+    ray = sys.modules.get("ray")
+    return ray is not None and getattr(ray, "is_initialized", lambda: False)()
+
+
 class LocalEngine(Engine):
     """This machine: ``workers`` processes (1: this process, no pool)."""
 
@@ -57,7 +63,10 @@ class LocalEngine(Engine):
         if self._pool is not None and set(self._shared) <= self._pool_keys:
             return self._pool
         self._stop_pool()
-        ctx = multiprocessing.get_context(self.start_method)
+        method = self.start_method
+        if method == "fork" and _ray_connected():
+            method = "spawn"
+        ctx = multiprocessing.get_context(method)
         self._pool = ProcessPoolExecutor(self.workers, mp_context=ctx,
                                          initializer=_init_worker, initargs=(dict(self._shared),))
         self._pool_keys = set(self._shared)
