@@ -27,7 +27,8 @@ print(json.dumps({"status": status, "modules": sorted(sys.modules)}), file=sys.s
 """
 
 HEAVY = ("torch", "scipy", "sklearn", "transformers", "lpzero_gp.search.api",
-         "lpzero_gp.search.loop", "lpzero_gp.baselines.hand_designed", "lpzero_gp.capture")
+         "lpzero_gp.search.loop", "lpzero_gp.baselines.hand_designed", "lpzero_gp.capture",
+         "ray")
 
 
 def _imported(*args: str) -> tuple[int, list[str], str]:

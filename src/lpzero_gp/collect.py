@@ -93,18 +93,21 @@ def collect_inputs(space, records: Sequence[Record], settings: CaptureSettings |
                    cache: CaptureCache | str | os.PathLike | None | bool = None,
                    data_dir=None, progress: bool = True,
                    stats: CollectStats | None = None,
-                   hand_designed: Sequence[str] = ()) -> InputBank:
+                   hand_designed: Sequence[str] = (), engine=None) -> InputBank:
     """Inputs of ``records`` stacked into one bank, each captured at most once.
 
     ``cache``: a :class:`CaptureCache`, a folder, ``None`` for the default folder, or
-    ``False`` for no cache. Each record is stored as soon as it is captured, so an error on
-    one record (re-raised naming it) loses nothing already computed.
+    ``False`` for no cache. Each record is stored (by this process alone) as soon as its
+    capture arrives, so an error on one record (re-raised naming it) loses nothing already
+    computed. ``engine``: where the captures run (an :class:`~lpzero_gp.engine.Engine` or
+    its name; default: this process); the inputs do not depend on it.
 
     ``hand_designed``: names of hand-designed proxies a hybrid language reads; when given, the
     result is a :class:`~lpzero_gp.hand_bank.HybridBank` carrying their values (computed once
     per architecture with the same settings and batch, cached in the same folder under
     ``baselines/``, see :mod:`lpzero_gp.hand_bank`).
     """
+    from .engine import Engine, Resources, make_engine
     settings = (settings or CaptureSettings()).resolved(space)
     if cache is not False and not isinstance(cache, CaptureCache):
         cache = CaptureCache(cache)
@@ -116,43 +119,68 @@ def collect_inputs(space, records: Sequence[Record], settings: CaptureSettings |
     fingerprint = check_text_file(settings.text_path, data_dir)
     if cache:
         cache.remove_stale(space.name)
-    batch = None
-    collected = []
-    bar = tqdm(records, desc=f"capture {space.name}", unit="arch", disable=not progress)
-    for record in bar:
-        key = entry_key(space.name, record, settings, fingerprint)
+    collected: dict[int, Inputs] = {}
+    keys = [entry_key(space.name, record, settings, fingerprint) for record in records]
+    for index, key in enumerate(keys):
         inputs = cache.load(key) if cache else None
         if inputs is not None:
             stats.reloaded += 1
-        else:
-            if batch is None:
-                batch = make_space_batch(space, settings, data_dir, records)
-            start = time.perf_counter()
-            try:
-                inputs = capture_record(space, record, settings, batch)
-            except LpzeroError:
-                raise
-            except Exception as exc:
-                raise CaptureError(f"capturing record {record.id} of {record.benchmark} "
-                                   f"({settings.variant} build) failed: {exc}") from exc
-            elapsed = time.perf_counter() - start
-            stats.captured += 1
-            stats.capture_seconds += elapsed
-            stats.per_record_seconds[record.id] = elapsed
-            if cache:
-                try:
-                    cache.store(key, inputs)
-                except OSError as exc:  # keep the work done: in memory, said once
-                    warnings.warn(f"cannot write the capture cache {cache.root} "
-                                  f"({exc.strerror or exc}); keeping the captures in memory "
-                                  f"only (set --cache-dir / $LPZERO_GP_CACHE to a writable "
-                                  f"folder, or --no-cache)", LpzeroWarning)
-                    cache = False
-        collected.append(inputs)
-    bank = InputBank.from_inputs(collected, [r.id for r in records],
-                                 [r.quality for r in records])
+            collected[index] = inputs
+    todo = [i for i in range(len(records)) if i not in collected]
+    bar = tqdm(total=len(records), initial=len(collected), desc=f"capture {space.name}",
+               unit="arch", disable=not progress)
+    if todo:
+        own = not isinstance(engine, Engine)
+        runner = make_engine(engine or "local")
+        try:
+            batch = runner.put((space, settings, make_space_batch(space, settings, data_dir,
+                                                                 records)))
+            for index, (inputs, elapsed, error) in runner.as_completed(
+                    _capture_task, [records[i] for i in todo], shared=batch,
+                    resources=Resources(num_cpus=1)):
+                record = records[todo[index]]
+                if error is not None:
+                    if isinstance(error, LpzeroError):
+                        raise error
+                    raise CaptureError(f"capturing record {record.id} of {record.benchmark} "
+                                       f"({settings.variant} build) failed: {error}")
+                stats.captured += 1
+                stats.capture_seconds += elapsed
+                stats.per_record_seconds[record.id] = elapsed
+                if cache:
+                    try:
+                        cache.store(keys[todo[index]], inputs)
+                    except OSError as exc:  # keep the work done: in memory, said once
+                        warnings.warn(f"cannot write the capture cache {cache.root} "
+                                      f"({exc.strerror or exc}); keeping the captures in "
+                                      f"memory only (set --cache-dir / $LPZERO_GP_CACHE to a "
+                                      f"writable folder, or --no-cache)", LpzeroWarning)
+                        cache = False
+                collected[todo[index]] = inputs
+                bar.update(1)
+        finally:
+            bar.close()
+            if own:
+                runner.close()
+    bar.close()
+    bank = InputBank.from_inputs([collected[i] for i in range(len(records))],
+                                 [r.id for r in records], [r.quality for r in records])
     if hand_designed:
         from .hand_bank import hand_scores, with_hand_scores
         bank = with_hand_scores(bank, hand_scores(space, records, settings, list(hand_designed),
                                                   score_root, data_dir, progress, bank.depth))
     return bank
+
+
+def _capture_task(shared, record: Record):
+    """One engine task: ``(inputs, seconds, None)``, or ``(None, 0, error)`` when the capture
+    failed (the driver names the record)."""
+    space, settings, batch = shared
+    start = time.perf_counter()
+    try:
+        inputs = capture_record(space, record, settings, batch)
+    except LpzeroError as exc:
+        return None, 0.0, exc
+    except Exception as exc:  # noqa: BLE001 - reported by the driver, naming the record
+        return None, 0.0, f"{type(exc).__name__}: {exc}"
+    return inputs, time.perf_counter() - start, None

@@ -152,6 +152,18 @@ class NoResultError(LpzeroError, RuntimeError):
     exit_status = EXIT_NO_ANSWER
 
 
+class EngineError(LpzeroError, RuntimeError):
+    """The engine that runs parallel work (``--engine``, ``--address``, ``--workers``) cannot
+    be used: an unknown engine, a cluster that cannot be reached, a task whose worker died
+    more often than it may be retried."""
+
+    exit_status = EXIT_USAGE
+
+
+class EngineUnavailableError(EngineError, ImportError):
+    """``--engine ray`` without Ray installed (the message says how to install it)."""
+
+
 class LpzeroWarning(UserWarning):
     """A warning the commands print as one ``<prog>: warning: ...`` line."""
 

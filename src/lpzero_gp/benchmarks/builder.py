@@ -168,13 +168,19 @@ def _versions() -> dict:
 
 
 def build(plan: BuildPlan, out: str | os.PathLike, data_dir=None, device="cpu",
-          progress: bool = True, workers: int = 1) -> Path:
+          progress: bool = True, workers: int | None = 1, engine=None,
+          address: str | None = None, threads: int = 1) -> Path:
     """Train every (architecture, seed) of ``plan`` not yet in ``out`` (a JSONL file), appending
     one line each as it finishes; returns the path. Safe to rerun after an interruption.
-    ``workers`` > 1 trains in that many processes; each run's result depends only on its
-    architecture, seed and settings, not on the worker that ran it."""
+    ``engine``: where the runs train (an :class:`~lpzero_gp.engine.Engine`, or ``local``, the
+    default, or ``ray`` with ``address`` and ``workers``: see
+    :func:`~lpzero_gp.engine.make_engine`); each run is one
+    task declaring ``threads`` CPUs (torch runs with that many threads) and, on a CUDA
+    ``device``, one GPU. A run's result depends only on its architecture, seed, settings and
+    ``threads``, not on the engine or the worker that ran it; this process alone writes."""
     from tqdm import tqdm
 
+    from ..engine import Engine, Resources, make_engine
     from ..spaces import get_space
     space = get_space(plan.space)
     # one canonical JSON per architecture, so ids do not depend on how a user spelled it
@@ -200,19 +206,17 @@ def build(plan: BuildPlan, out: str | os.PathLike, data_dir=None, device="cpu",
               "device": str(device),
               "train_tokens": train_tokens, "epochs": round(passes, 3),
               "versions": _versions(), **plan.extra}
+    if not todo:
+        return out
     bar = tqdm(total=len(todo), desc=f"build {plan.space}", unit="run", disable=not progress)
     jobs = [(plan.space, arch, seed, plan.settings, data_dir, str(device)) for arch, seed in todo]
-    if workers <= 1:
-        results = map(_train_job, jobs)
-        pool = None
-    else:
-        import multiprocessing
-        threads = max(1, (os.cpu_count() or 1) // workers)
-        pool = multiprocessing.get_context("spawn").Pool(workers, initializer=torch.set_num_threads,
-                                                          initargs=(threads,))
-        results = pool.imap_unordered(_train_job, jobs)
+    gpus = 1 if str(device).startswith("cuda") else 0
+    runner = make_engine(engine, address, workers)
     try:
-        for line in results:  # the driver alone writes, one whole line at a time
+        for _, line in runner.as_completed(_train_job, jobs,
+                                           resources=Resources(num_cpus=threads,
+                                                               num_gpus=gpus)):
+            # the driver alone writes, one whole line at a time
             with open(out, "a", encoding="utf-8") as fh:
                 fh.write(json.dumps({**line, **common}, sort_keys=True) + "\n")
                 fh.flush()
@@ -220,8 +224,8 @@ def build(plan: BuildPlan, out: str | os.PathLike, data_dir=None, device="cpu",
             bar.update(1)
     finally:
         bar.close()
-        if pool is not None:
-            pool.terminate()
+        if not isinstance(engine, Engine):
+            runner.close()
     return out
 
 

@@ -2,7 +2,7 @@
 
     lpzero-gp build-benchmark --space llama --preset wide --archs 100 --seeds 2 --steps 400 \\
         --sample-seed 0 --out experiments/llama/wide [--workers 2] [--device cuda] \\
-        [--text shakespeare] [--vocab 2048]
+        [--text shakespeare] [--vocab 2048] [--engine ray --address auto]
 
 Writes ``OUT/benchmark.jsonl`` (one line per architecture and seed, appended as each finishes;
 rerun the same command to continue an interrupted build) and ``OUT/build.json`` (the command's
@@ -39,8 +39,12 @@ def add_commands(subparsers) -> None:
     p.add_argument("--vocab", type=int, help="vocabulary size of the tokenizer trained on the "
                    "text (spaces that train theirs: llama; default: the preset's, 4096)")
     p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--workers", type=int, default=1)
-    p.add_argument("--device", default="cpu")
+    from ..cli.options import add_engine_options
+    add_engine_options(p)
+    p.add_argument("--threads", type=int, default=1, help="torch threads (and CPUs declared) "
+                   "per training run (default 1; results depend on it, not on --workers)")
+    p.add_argument("--device", default="cpu", help="cpu or cuda: with cuda each run declares "
+                   "one GPU (Ray places it on a GPU node)")
     p.add_argument("--data-dir")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_build_benchmark)
@@ -49,10 +53,12 @@ def add_commands(subparsers) -> None:
 def cmd_build_benchmark(args) -> int:
     from ..benchmarks.builder import BuildPlan, TrainSettings, build, seed_agreement
     from ..spaces import get_space
-    for name in ("archs", "seeds", "steps", "batch_size", "workers"):
+    for name in ("archs", "seeds", "steps", "batch_size", "threads"):
         if getattr(args, name) < 1:
             raise LpzeroError(f"--{name.replace('_', '-')} must be at least 1, got "
                               f"{getattr(args, name)}")
+    from ..cli.options import engine_from_args
+    engine = engine_from_args(args)  # no Ray, or a wrong --address: said before anything runs
     space = get_space(args.space)
     if args.preset not in space.presets:
         raise LpzeroError(f"space {space.name!r} has no preset {args.preset!r}; presets: "
@@ -73,12 +79,14 @@ def cmd_build_benchmark(args) -> int:
               "seeds": args.seeds, "sample_seed": args.sample_seed, "steps": args.steps,
               "batch_size": args.batch_size, "seq_len": args.seq_len, "lr": args.lr,
               "text": args.text, "vocab": args.vocab, "device": args.device,
-              "workers": args.workers}
+              "workers": args.workers, "engine": args.engine or "local",
+              "threads": args.threads}
     previous = out / "build.json"
     if previous.is_file():
         old = json.loads(previous.read_text())
         differ = {k: (old.get(k), v) for k, v in record.items()
-                  if k not in ("workers", "device", "archs", "seeds") and old.get(k) != v}
+                  if k not in ("workers", "device", "archs", "seeds", "engine", "threads")
+                  and old.get(k) != v}
         if differ:
             raise LpzeroError(f"{out} holds a build with other settings {differ}; use another "
                               f"--out")
@@ -86,8 +94,9 @@ def cmd_build_benchmark(args) -> int:
     previous.write_text(json.dumps({**record, "commit": git_commit()}, indent=2) + "\n")
     plan = BuildPlan(space.name, archs, seeds=tuple(range(args.seeds)), settings=settings,
                      extra={"preset": args.preset, "sample_seed": args.sample_seed})
-    path = build(plan, out / FILE, data_dir=args.data_dir, device=args.device,
-                 progress=not args.no_progress, workers=args.workers)
+    with engine:
+        path = build(plan, out / FILE, data_dir=args.data_dir, device=args.device,
+                     progress=not args.no_progress, engine=engine, threads=args.threads)
     bench = space.load_benchmark(path)
     agree = seed_agreement(bench.records)
     print(f"{path}: {len(bench)} architectures; seed-vs-seed Kendall tau "

@@ -54,6 +54,28 @@ def add_capture_options(p: argparse.ArgumentParser) -> None:
     add_data_options(p)
 
 
+def add_engine_options(p: argparse.ArgumentParser, workers: bool = True) -> None:
+    """``--engine``, ``--address`` (and ``--workers``): where the command's parallel work runs
+    (:mod:`lpzero_gp.engine`); results do not depend on them."""
+    from ..engine import ENGINES
+    p.add_argument("--engine", choices=ENGINES, default=None,
+                   help="where parallel work runs: local (default: this machine) or ray (a Ray "
+                        "cluster, or a Ray instance started here; needs "
+                        "pip install \"lpzero-gp[ray]\")")
+    p.add_argument("--address", help="the Ray cluster to join with --engine ray (auto, "
+                   "HOST:PORT or ray://HOST:10001; default: $RAY_ADDRESS, else a local Ray)")
+    if workers:
+        p.add_argument("--workers", type=positive_int, default=None,
+                       help="tasks run at once (local: processes, default 1 = this process; "
+                            "ray: tasks in flight, default: as many as the cluster holds)")
+
+
+def engine_from_args(args):
+    """The :class:`~lpzero_gp.engine.Engine` of ``--engine``, ``--address``, ``--workers``."""
+    from ..engine import make_engine
+    return make_engine(args.engine, args.address, getattr(args, "workers", None))
+
+
 def settings_from_args(args):
     from ..bank import DEFAULT_MAX_ELEMENTS
     from ..cache import CaptureSettings

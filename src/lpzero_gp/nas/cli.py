@@ -30,6 +30,8 @@ def add_commands(subparsers) -> None:
     p.add_argument("--data-dir")
     p.add_argument("--cache-dir")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    from ..cli.options import add_engine_options
+    add_engine_options(p)
     p.set_defaults(func=cmd_nas)
     p = subparsers.add_parser("pick-quality", help="how good the architecture a proxy picks "
                               "under a parameter budget is, against descriptors (test split)")
@@ -64,12 +66,14 @@ def cmd_nas(args) -> int:
     if args.benchmark:
         pool = list(space.load_benchmark(args.benchmark, data_dir=args.data_dir).records)
     out = Path(args.out or f"runs/nas-{args.space}-seed{args.seed}")
-    run = NasRun(space, proxy_scorer(space, proxy, settings, cache=args.cache_dir,
-                                     data_dir=args.data_dir, progress=not args.json,
-                                     lower_is_better=lower),
-                 budgets, strategy=args.strategy, samples=args.samples,
-                 population=args.population, seed=args.seed, preset=args.preset, pool=pool,
-                 seq_len=settings.seq_len, out=out).run()
+    from ..cli.options import engine_from_args
+    with engine_from_args(args) as engine:
+        run = NasRun(space, proxy_scorer(space, proxy, settings, cache=args.cache_dir,
+                                         data_dir=args.data_dir, progress=not args.json,
+                                         lower_is_better=lower, engine=engine),
+                     budgets, strategy=args.strategy, samples=args.samples,
+                     population=args.population, seed=args.seed, preset=args.preset,
+                     pool=pool, seq_len=settings.seq_len, out=out).run()
     summary = write_outputs(run, out, args.top, proxy=str(proxy))
     if args.json:
         print(json.dumps(summary, indent=1))

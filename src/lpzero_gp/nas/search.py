@@ -95,15 +95,18 @@ def _record(space, arch, supernet=None) -> Record:
 
 
 def proxy_scorer(space, proxy, settings, cache=None, data_dir=None, progress: bool = False,
-                 lower_is_better: bool = False) -> Callable[[list[Record]], np.ndarray]:
+                 lower_is_better: bool = False,
+                 engine=None) -> Callable[[list[Record]], np.ndarray]:
     """Scores of ``proxy`` on records, one capture each, oriented so that higher is better
-    (negated when ``lower_is_better``, as LPZero's GPT-2 proxy)."""
+    (negated when ``lower_is_better``, as LPZero's GPT-2 proxy). ``engine``: where the
+    captures run (:func:`~lpzero_gp.collect.collect_inputs`)."""
     from ..collect import collect_inputs
 
     def score(records: list[Record]) -> np.ndarray:
         from ..hand_bank import hand_names
         bank = collect_inputs(space, records, settings, cache=cache, data_dir=data_dir,
-                              progress=progress, hand_designed=hand_names(proxy))
+                              progress=progress, hand_designed=hand_names(proxy),
+                              engine=engine)
         values = np.asarray(proxy.evaluate(bank).scores, dtype=np.float64)
         return -values if lower_is_better else values
     return score

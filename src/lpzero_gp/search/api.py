@@ -54,7 +54,8 @@ def search(space: str | None = None, config: str | os.PathLike | Mapping | RunSp
     ``search``/``capture``/``records`` tables, or a flat dict of search keys), then the keyword
     ``settings`` (``None``: keep the config's value): any key of
     :class:`~lpzero_gp.search.config.SearchConfig` (``generations``, ``population``, ``seed``,
-    ``workers``, ``language``, ``split_fractions``, ``statistic``, ``rps``, ...), any key of
+    ``workers``, ``engine``, ``address``, ``language``, ``split_fractions``, ``statistic``,
+    ``rps``, ...), any key of
     :class:`~lpzero_gp.cache.CaptureSettings` (``batch_size``, ``seq_len``, ``max_elements``,
     ``objective``, ``variant``, ``text_path``, ``storage_dtype``, ...; its ``seed`` is
     ``capture_seed``), ``capture`` (a whole :class:`CaptureSettings` or dict), ``benchmark``
@@ -62,8 +63,9 @@ def search(space: str | None = None, config: str | os.PathLike | Mapping | RunSp
     :func:`~lpzero_gp.search.config.setting_keywords`. ``split_fractions``: [search,
     validation, test] shares of each depth. ``cache``: the capture cache (a folder, a
     :class:`CaptureCache`, ``None`` for the default, ``False`` for none). ``resume``: continue
-    the run in ``out`` from its last checkpoint (generations and workers may change; anything
-    else must match). ``on_checkpoint(state)`` is called after each generation's checkpoint.
+    the run in ``out`` from its last checkpoint (generations, workers, engine and address may
+    change; anything else must match). ``on_checkpoint(state)`` is called after each
+    generation's checkpoint.
 
     Returns a :class:`SearchResult`; every file is written to ``out``
     (default :func:`default_out`).
@@ -80,15 +82,23 @@ def search(space: str | None = None, config: str | os.PathLike | Mapping | RunSp
     seed_everything(cfg.seed)
 
     lang = load_language(cfg.language)  # a wrong language fails before any capture
-    from ..collect import collect_inputs
     from ..spaces import get_space
     space_obj = get_space(cfg.space)
     bench = space_obj.load_benchmark(spec.records.benchmark, data_dir=data_dir)
     bench = bench.subset(ids=spec.records.ids, limit=spec.records.limit)
     settings = spec.capture.resolved(space_obj)
     record_arrays(cfg, space_obj, bench.records, [r.id for r in bench.records])  # checked
+    from ..engine import make_engine
+    with make_engine(cfg.engine, cfg.address, cfg.workers) as engine:  # capture, evaluation
+        return _search_with(engine, spec, cfg, out, state, lang, space_obj, bench, settings,
+                            cache, data_dir, progress, on_checkpoint)
+
+
+def _search_with(engine, spec, cfg, out, state, lang, space_obj, bench, settings, cache,
+                 data_dir, progress, on_checkpoint) -> SearchResult:
+    from ..collect import collect_inputs
     bank = collect_inputs(space_obj, bench.records, settings, cache=cache, data_dir=data_dir,
-                          progress=progress, hand_designed=lang.hand)
+                          progress=progress, hand_designed=lang.hand, engine=engine)
     if state is not None and state.record_ids != list(bank.record_ids):
         raise ConfigError(f"{out}: the checkpoint was made on other records than these")
     split = make_split(bank, cfg.split_fractions, cfg.effective_split_seed, cfg.probes,
@@ -119,7 +129,7 @@ def search(space: str | None = None, config: str | os.PathLike | Mapping | RunSp
     loop = Evolution
     if cfg.selection == "nsga2":
         from .pareto import ParetoEvolution as loop
-    with EvaluationPool(evaluator, cfg.workers) as pool:
+    with EvaluationPool(evaluator, cfg.workers, engine=engine) as pool:
         evolution = loop(cfg, lang, pool, out, spec_dict, list(bank.record_ids), state,
                          on_checkpoint)
         evolution.run(cfg.generations, progress=progress)
@@ -209,8 +219,8 @@ def _resumed_spec(out: Path, state: SearchState, given: RunSpec | None,
                 if candidate.records.as_dict()[k] != v]
     if changed:
         raise ConfigError(f"{out}: cannot resume with other settings than the checkpoint's "
-                          f"(changed: {', '.join(changed)}); only generations and workers "
-                          f"may change")
+                          f"(changed: {', '.join(changed)}); only generations, workers, "
+                          f"engine and address may change")
     for key in SearchConfig.RESUMABLE_CHANGES:
         setattr(saved.search, key, getattr(candidate.search, key))
     return saved

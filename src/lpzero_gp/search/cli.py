@@ -22,7 +22,10 @@ def _add_search_options(p: argparse.ArgumentParser, add_capture_options) -> None
                    help="generations after the initial population")
     p.add_argument("--population", type=at_least(2), help="individuals per generation")
     p.add_argument("--workers", type=positive_int,
-                   help="evaluation processes (results do not depend on it)")
+                   help="tasks run at once, for capture and evaluation (local: processes; ray: "
+                        "tasks in flight); results do not depend on it")
+    from ..cli.options import add_engine_options
+    add_engine_options(p, workers=False)
     p.add_argument("--out", help="results folder (default: runs/<space>-<language>-seed<seed>)")
     p.add_argument("--language", help="primitive set: default, lpzero, hybrid (default with "
                    "the hand-designed proxies as terminals), or a TOML file")
@@ -61,6 +64,7 @@ def _search_kwargs(args) -> dict:
     cache = False if args.no_cache else args.cache_dir
     return dict(space=args.space, config=args.config, generations=args.generations,
                 population=args.population, seed=args.seed, workers=args.workers,
+                engine=args.engine, address=args.address,
                 records=records, benchmark=args.benchmark, language=args.language,
                 split_fractions=args.split_fractions, statistic=args.statistic,
                 fitness=args.fitness, descriptor=args.descriptor, selection=args.selection,

@@ -112,9 +112,11 @@ class SearchConfig:
     probes: int = 3
     eval_threads: int = 1
     workers: int = 1
+    engine: str = "local"  # where formulas are evaluated: local or ray (lpzero_gp.engine)
+    address: str | None = None  # the Ray cluster to join (ray only)
 
     # fields that may change between a run and its resumption
-    RESUMABLE_CHANGES = ("generations", "workers")
+    RESUMABLE_CHANGES = ("generations", "workers", "engine", "address")
 
     def __post_init__(self) -> None:
         self.validate()
@@ -153,6 +155,12 @@ class SearchConfig:
         for key in ("fitness", "statistic", "descriptor", "choose_on"):
             if getattr(self, key) is not None and not isinstance(getattr(self, key), str):
                 bad(key, "must be text")
+        from ..engine import ENGINES
+        if self.engine not in ENGINES:
+            bad("engine", f"unknown engine; choose one of {', '.join(ENGINES)}")
+        if self.address is not None and (not isinstance(self.address, str)
+                                         or self.engine != "ray"):
+            bad("address", "must be the text of a Ray cluster's address, with engine = \"ray\"")
         if self.space not in SPACE_NAMES:
             bad("space", f"unknown space; known spaces: {', '.join(SPACE_NAMES)}")
         if not self.language:

@@ -1,17 +1,16 @@
 """Fitness of formulas on the captured inputs, in this process or in a pool of workers.
 
 Evaluation never runs a model: it interprets the formula on the search split of the input bank
-(:mod:`lpzero_gp.bank`). Workers receive formula *texts* (never trees) and return plain
-dicts in order, so a run gives the same results with any number of workers; each worker builds
-its :class:`Evaluator` (language, banks, pruning rules) once, in the pool's initializer, and
-runs torch with ``eval_threads`` threads (1 by default: a reduction's result must not depend
-on how many threads computed it).
+(:mod:`lpzero_gp.bank`). Tasks of the run's engine (:mod:`lpzero_gp.engine`: local processes
+or Ray) receive formula *texts* (never trees) and return plain dicts in order, so a run gives
+the same results with any engine and number of workers; each worker builds its
+:class:`Evaluator` (language, banks, pruning rules) once per run, and runs torch with
+``eval_threads`` threads (1 by default: a reduction's result must not depend on how many
+threads computed it).
 """
 from __future__ import annotations
 
 import math
-import signal
-import multiprocessing
 import time
 from dataclasses import asdict, dataclass, field
 
@@ -162,15 +161,6 @@ def _install(spec: EvaluatorSpec) -> None:
     _EVALUATOR = Evaluator(spec)
 
 
-def _init_worker(spec: EvaluatorSpec) -> None:
-    # Ctrl-C reaches the whole process group: the main process alone handles it (quietly),
-    # and ends the workers
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the pool's terminate() ends it quietly
-    torch.set_num_threads(spec.eval_threads)
-    _install(spec)
-
-
 def evaluate_formula(text: str) -> dict:
     """Evaluate one formula with this process's evaluator (see :class:`EvaluationPool`)."""
     if _EVALUATOR is None:
@@ -178,57 +168,53 @@ def evaluate_formula(text: str) -> dict:
     return _EVALUATOR(text)
 
 
-class EvaluationPool:
-    """Where formulas are evaluated: this process (``workers == 1``) or a process pool.
+def evaluate_with(spec: EvaluatorSpec, text: str) -> dict:
+    """Evaluate one formula with ``spec`` (an engine task: ``spec`` is the shared object);
+    the process builds its evaluator once per spec."""
+    if _EVALUATOR is None or _EVALUATOR.spec is not spec:
+        _install(spec)
+    return _EVALUATOR(text)
 
-    A context manager; ``map(func, texts)`` returns results in the order of ``texts`` (it is
-    what ``toolbox.map`` is registered as). Workers start with ``fork`` where the platform has
-    it (the bank is then shared, not copied), else ``spawn``.
+
+class EvaluationPool:
+    """Where formulas are evaluated: an engine (:mod:`lpzero_gp.engine`; local by default:
+    this process when ``workers == 1``, else a process pool; or Ray).
+
+    A context manager; ``map(evaluate_formula, texts)`` returns results in the order of
+    ``texts`` (it is what ``toolbox.map`` is registered as). The spec (with the bank) is put
+    once per run (Ray: into its object store); each task receives it by reference.
     """
 
-    def __init__(self, spec: EvaluatorSpec, workers: int = 1, start_method: str | None = None):
+    def __init__(self, spec: EvaluatorSpec, workers: int = 1, start_method: str | None = None,
+                 engine="local", address: str | None = None):
         self.spec = spec
         self.workers = max(1, int(workers))
         self.start_method = start_method
-        self._pool = None
+        self.engine, self.address = engine, address
+        self._engine = self._shared = None
 
     def __enter__(self) -> "EvaluationPool":
-        if self.workers == 1:
-            _install(self.spec)
-        else:
-            methods = multiprocessing.get_all_start_methods()
-            method = self.start_method or ("fork" if "fork" in methods else "spawn")
-            ctx = multiprocessing.get_context(method)
-            self._pool = ctx.Pool(self.workers, initializer=_init_worker,
-                                  initargs=(self.spec,))
+        from ..engine import make_engine
+        self._engine = make_engine(self.engine, self.address, self.workers,
+                                   start_method=self.start_method)
+        self._shared = self._engine.put(self.spec)
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is not None and self._pool is not None:  # interrupted: stop at once
-            self._pool.terminate()
         self.close()
 
     def close(self) -> None:
         global _EVALUATOR
-        if self._pool is not None:
-            self._pool.close()
-            self._pool.join()
-            self._pool = None
-        if self.workers == 1:
-            _EVALUATOR = None
+        if self._engine is not None and self._engine is not self.engine:
+            self._engine.close()  # an engine given by the caller stays theirs to close
+        self._engine = self._shared = None
+        _EVALUATOR = None
 
     def map(self, func, texts) -> list:
-        texts = list(texts)
-        if not texts:
-            return []
-        if self._pool is not None:
-            chunk = max(1, math.ceil(len(texts) / (4 * self.workers)))
-            return self._pool.map(func, texts, chunksize=chunk)
-        if self.workers == 1 and _EVALUATOR is None:
+        from ..engine import Resources
+        if getattr(func, "func", func) is not evaluate_formula:  # DEAP's toolbox: a partial
+            raise ValueError("EvaluationPool.map evaluates formulas: pass evaluate_formula")
+        if self._engine is None:
             raise RuntimeError("EvaluationPool.map outside its `with` block")
-        previous = torch.get_num_threads()
-        torch.set_num_threads(self.spec.eval_threads)
-        try:
-            return [func(t) for t in texts]
-        finally:
-            torch.set_num_threads(previous)
+        return self._engine.map(evaluate_with, texts, shared=self._shared,
+                                resources=Resources(num_cpus=self.spec.eval_threads))

@@ -1,6 +1,7 @@
 """The body of ``experiments/<space>/run.py``: run the folder's config, keep its found.json.
 
     python experiments/<space>/run.py [--out runs/<space>] [--workers 2] [--resume]
+                                      [--engine local|ray] [--address ADDR]
                                       [--generations N] [--population N] [--limit N]
                                       [--no-copy] [--quiet]
 
@@ -37,6 +38,8 @@ def _main(config: Path, argv: list[str] | None, found_name: str = "found.json") 
     parser.add_argument("--out", default=f"runs/{folder.name}{stem.replace('_', '-')}",
                         help="results folder")
     parser.add_argument("--workers", type=positive_int)
+    from ..cli.options import add_engine_options
+    add_engine_options(parser, workers=False)
     parser.add_argument("--generations", type=nonnegative_int)
     parser.add_argument("--population", type=positive_int)
     parser.add_argument("--limit", type=positive_int,
@@ -49,7 +52,7 @@ def _main(config: Path, argv: list[str] | None, found_name: str = "found.json") 
 
     from .api import search
     result = search(config=config, out=args.out, workers=args.workers,
-                    generations=args.generations, population=args.population,
+                    engine=args.engine, address=args.address, generations=args.generations, population=args.population,
                     records=args.limit, resume=args.resume, progress=not args.quiet)
     print(result.summary())
     if not args.no_copy:
