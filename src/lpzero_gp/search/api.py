@@ -18,7 +18,7 @@ from typing import Callable, Mapping
 
 import numpy as np
 
-from ..cache import CaptureCache, CaptureSettings
+from ..cache import CaptureCache
 from ..errors import (ConfigError, LpzeroWarning, NoCheckpointError, NoResultError,
                       OutputError, ResultsExistError)
 from ..fileio import remove_stale_temporaries

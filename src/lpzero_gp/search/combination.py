@@ -205,9 +205,9 @@ def markdown(result: dict) -> str:
                      f"{diff(r.get('rho_minus_descriptor'))} | {r.get('verdict', '—')} |")
     given = [r for r in result["rows"] if "given_descriptor" in r]
     if given:
-        lines += ["", f"What each proxy adds to the descriptor on these records (the fitness "
-                      f"options of `lpzero_gp.search.fitness`): partial ρ given it, τ inside its "
-                      f"ties, mean ρ within depth.", "",
+        lines += ["", "What each proxy adds to the descriptor on these records (the fitness "
+                      "options of `lpzero_gp.search.fitness`): partial ρ given it, τ inside its "
+                      "ties, mean ρ within depth.", "",
                   "| proxy | partial | lexicographic-tiebreak | within-depth |", "|---|---|---|---|"]
         for r in given:
             g = r["given_descriptor"]
