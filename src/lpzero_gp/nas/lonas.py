@@ -273,6 +273,7 @@ class Pipeline:
         self.budget_limit = math.floor(config.budget_fraction * self.supernet_params)
         self.ran: list[str] = []
         self._streams = None
+        self._model = None
 
     # -- helpers -----------------------------------------------------------------------------
     def streams(self) -> tuple[torch.Tensor, torch.Tensor]:
@@ -301,8 +302,16 @@ class Pipeline:
         tmp.replace(path)
 
     def _load_model(self, path: Path):
+        """The super-network of checkpoint ``path``, whole network active; the model of the
+        last call is reused (its weights reloaded, strictly), as a build takes a while."""
+        from safetensors.torch import load_file
+
         from ..spaces.llama import build_supernet
-        return build_supernet(self.preset.supernet, 0, checkpoint=path)
+        if self._model is None:
+            self._model = build_supernet(self.preset.supernet, 0)
+        model = self._model
+        model.load_state_dict(load_file(str(path)), strict=True)
+        return model.activate(model.supernet_arch).eval()
 
     def _log(self, text: str) -> None:
         if self.progress:
@@ -326,7 +335,14 @@ class Pipeline:
         """Run (or resume) every stage; write ``results.json`` and ``results.md`` into
         ``results_dir`` (default: the out folder) after each stage. ``after_stage(name)`` is
         called after each computed stage (e.g. to commit the results)."""
+        threads = torch.get_num_threads()
         torch.set_num_threads(self.config.threads)
+        try:
+            return self._run(results_dir, after_stage)
+        finally:
+            torch.set_num_threads(threads)
+
+    def _run(self, results_dir, after_stage) -> dict:
         self._check_config()
         results_dir = Path(results_dir) if results_dir is not None else self.out
 
@@ -358,7 +374,7 @@ class Pipeline:
         start = time.perf_counter()
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(cfg.pretrain_seed)
-            model = build_supernet(self.preset.supernet, cfg.pretrain_seed)
+            model = self._model = build_supernet(self.preset.supernet, cfg.pretrain_seed)
             result = pretrain(model, cfg.pretrain, self.streams()[0], self.val(cfg.pretrain),
                               cfg.pretrain_seed)
         self._save_model(model, folder / "supernet.safetensors")
@@ -517,7 +533,7 @@ def _pool_summary(rows: list[dict]) -> dict:
     """How well the proxy and the parameter count order the pool's sub-networks by their
     validation loss after LoRA tuning (before any fine-tuning): Spearman rho of score and of
     params against -loss (positive: they agree)."""
-    from scipy.stats import spearmanr
+    from ..metrics import spearman_rho
     loss = np.array([r["val_loss"] for r in rows])
     out = {"n": len(rows), "val_loss_min": float(loss.min()), "val_loss_max": float(loss.max()),
            "val_loss_median": float(np.median(loss)), "spearman_proxy": None,
@@ -526,7 +542,7 @@ def _pool_summary(rows: list[dict]) -> dict:
         for key, name in (("score", "spearman_proxy"), ("params", "spearman_params")):
             x = np.array([r[key] for r in rows], dtype=float)
             if np.ptp(x) > 0 and np.ptp(loss) > 0:
-                out[name] = float(spearmanr(x, -loss)[0])
+                out[name] = spearman_rho(x, -loss)
     return out
 
 
