@@ -1,9 +1,10 @@
-"""LoNAS-style picks on lonas-mini: `python experiments/llama/lonas_mini/run.py [--out DIR]
-[--config FILE] [--data-dir DIR]`.
+"""LoNAS-style picks on lonas-mini.
+
+`python experiments/llama/lonas_mini/run.py [--out DIR] [--config FILE] [--data-dir DIR]`
 
 Runs config.toml (this folder) with :class:`lpzero_gp.nas.lonas.Pipeline` from the checkout's
-root; every stage is written under --out (default runs/lonas_mini of the checkout) as it finishes, so a rerun
-skips finished stages. results.json and results.md are written into this folder.
+root; every stage is written under --out (default: runs/lonas_mini of the checkout) as it
+finishes, so a rerun skips finished stages. results.json and results.md go into this folder.
 """
 import argparse
 import os

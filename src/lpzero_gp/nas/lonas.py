@@ -25,8 +25,7 @@ import json
 import math
 import random
 import time
-import tomllib
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Callable
 
@@ -137,9 +136,9 @@ def view_scorer(model, proxy, batch: dict, max_elements: int | None, seed: int =
 def pick(picker: str, pool: list[dict], preset, seed: int) -> dict:
     """The row of ``pool`` (``NasRun.ranked()`` rows: ``record``, ``score``, ``params``) that
     ``picker`` chooses: ``proxy``, the highest score; ``params``, the most parameters (ties:
-    the smallest id, a hash of the architecture); ``random``, one drawn from ``seed``; ``heuristic``, the preset's middle
-    sub-network (:meth:`ElasticPreset.middle`), wherever it is (``None`` score when not in
-    the pool)."""
+    the smallest id, a hash of the architecture); ``random``, one drawn from ``seed``;
+    ``heuristic``, the preset's middle sub-network (:meth:`ElasticPreset.middle`), wherever it
+    is (``None`` score when not in the pool)."""
     if not pool:
         raise UsageError("no candidate within the budget to pick from")
     if picker == "proxy":
@@ -196,17 +195,12 @@ class LonasConfig:
         for name in ("pretrain", "lora_tune", "finetune"):
             s = getattr(self, name)
             if s.text_path != self.text:
-                object.__setattr__(self, name, TrainSettings(**{**_settings_dict(s),
-                                                               "text_path": self.text}))
+                object.__setattr__(self, name, replace(s, text_path=self.text))
 
     @classmethod
     def from_toml(cls, path: str | Path) -> "LonasConfig":
-        path = Path(path)
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (OSError, tomllib.TOMLDecodeError) as exc:
-            raise ConfigError(f"{path}: cannot read the config: {exc}") from None
-        return cls.from_dict(data, str(path))
+        from ..search.config import read_config_file
+        return cls.from_dict(read_config_file(path), str(path))
 
     @classmethod
     def from_dict(cls, data: dict, where: str = "config") -> "LonasConfig":
@@ -266,8 +260,9 @@ class Pipeline:
         self.space = get_space("llama")
         preset = PRESETS.get(config.preset)
         if not isinstance(preset, ElasticPreset):
+            elastic = [n for n, p in PRESETS.items() if isinstance(p, ElasticPreset)]
             raise ConfigError(f"preset {config.preset!r} is not an elastic llama preset; "
-                              f"known: {[n for n, p in PRESETS.items() if isinstance(p, ElasticPreset)]}")
+                              f"known: {elastic}")
         self.preset = preset
         self.supernet_params = parameter_count(preset.supernet, lora=False)["total"]
         self.budget_limit = math.floor(config.budget_fraction * self.supernet_params)
@@ -331,26 +326,23 @@ class Pipeline:
                                "corpus_sha256": corpus_sha256(self.config.text, self.data_dir)})
 
     # -- stages ------------------------------------------------------------------------------
-    def run(self, results_dir: str | Path | None = None, after_stage=None) -> dict:
+    def run(self, results_dir: str | Path | None = None) -> dict:
         """Run (or resume) every stage; write ``results.json`` and ``results.md`` into
-        ``results_dir`` (default: the out folder) after each stage. ``after_stage(name)`` is
-        called after each computed stage (e.g. to commit the results)."""
+        ``results_dir`` (default: the out folder) after each stage."""
         threads = torch.get_num_threads()
         torch.set_num_threads(self.config.threads)
         try:
-            return self._run(results_dir, after_stage)
+            return self._run(results_dir)
         finally:
             torch.set_num_threads(threads)
 
-    def _run(self, results_dir, after_stage) -> dict:
+    def _run(self, results_dir) -> dict:
         self._check_config()
         results_dir = Path(results_dir) if results_dir is not None else self.out
 
         def done(name: str) -> None:
             self.ran.append(name)
             self.write_results(results_dir)
-            if after_stage is not None:
-                after_stage(name)
 
         if self._stage_pretrain():
             done("pretrain")
