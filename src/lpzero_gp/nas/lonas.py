@@ -540,7 +540,7 @@ def _pool_summary(rows: list[dict]) -> dict:
 
 def summarise(seeds: dict) -> dict:
     """Per picker: its fine-tuned validation loss per seed, mean and spread (max - min over
-    seeds); the paired differences to the best picker per seed; a verdict: ``"too flat"``
+    seeds), the mean before fine-tuning; the paired differences to the best picker per seed; a verdict: ``"too flat"``
     when the pickers' means lie closer together than the typical seed spread, or when no
     picker beats every other in every seed."""
     per = {}
@@ -549,8 +549,10 @@ def summarise(seeds: dict) -> dict:
                   if e.get("picks", {}).get(picker, {}).get("val_loss") is not None}
         if losses:
             v = np.array(list(losses.values()))
+            before = [seeds[s]["picks"][picker]["val_loss_before"] for s in losses]
             per[picker] = {"val_loss": losses, "mean": float(v.mean()),
-                           "spread": float(np.ptp(v)), "n_seeds": len(v)}
+                           "spread": float(np.ptp(v)), "n_seeds": len(v),
+                           "mean_before_finetuning": float(np.mean(before))}
     out = {"pickers": per}
     full = [p for p in PICKERS if p in per and per[p]["n_seeds"] == len(seeds)]
     if len(full) == len(PICKERS) and len(seeds) >= 2:
@@ -575,9 +577,10 @@ def markdown(result: dict) -> str:
     seeds = list(result["seeds"])
     lines = [f"Budget {result['budget']} (super-network: {result['supernet']['params']} "
              f"parameters without LoRA). Validation loss (mean next-token NLL, nats) of each "
-             f"pick after fine-tuning; spread = max - min over seeds.", ""]
+             f"pick after fine-tuning; spread = max - min over seeds; before fine-tuning: the "
+             f"same sub-network of the LoRA-tuned super-network (as LoNAS evaluates).", ""]
     head = ["picker", "sub-network FFN per layer (per seed)", "params"]
-    head += [f"seed {s}" for s in seeds] + ["mean ± spread"]
+    head += [f"seed {s}" for s in seeds] + ["mean ± spread", "mean before fine-tuning"]
     lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     summary = result["summary"]["pickers"]
     for picker in PICKERS:
@@ -598,6 +601,7 @@ def markdown(result: dict) -> str:
                ", ".join(f"{v / 1e6:.3f} M" for v in distinct_params) or "–", *cells]
         s = summary.get(picker)
         row.append("–" if s is None else f"{s['mean']:.4f} ± {s['spread']:.4f}")
+        row.append("–" if s is None else f"{s['mean_before_finetuning']:.4f}")
         lines.append("| " + " | ".join(row) + " |")
     lines.append("")
     for s in seeds:
