@@ -594,11 +594,8 @@ def markdown(result: dict) -> str:
             ffns.append("/".join(map(str, p["ffn"])))
             params.append(p["params"])
             cells.append("–" if p["val_loss"] is None else f"{p['val_loss']:.4f}")
-        distinct_ffn = list(dict.fromkeys(ffns))
-        distinct_params = sorted(set(params))
-        row = [picker, "; ".join(distinct_ffn) if len(distinct_ffn) > 1 or not distinct_ffn
-               else distinct_ffn[0],
-               ", ".join(f"{v / 1e6:.3f} M" for v in distinct_params) or "–", *cells]
+        sizes = [f"{v / 1e6:.3f} M" for v in params]
+        row = [picker, _per_seed(ffns), _per_seed(sizes) if sizes else "–", *cells]
         s = summary.get(picker)
         row.append("–" if s is None else f"{s['mean']:.4f} ± {s['spread']:.4f}")
         row.append("–" if s is None else f"{s['mean_before_finetuning']:.4f}")
@@ -629,3 +626,8 @@ def markdown(result: dict) -> str:
     elif not result.get("complete"):
         lines.append("- (incomplete: stages still to run)")
     return "\n".join(lines) + "\n"
+
+
+def _per_seed(cells: list[str]) -> str:
+    """One value if every seed has it, else the seeds' values joined by "; " (seed order)."""
+    return cells[0] if len(set(cells)) == 1 else "; ".join(cells)
