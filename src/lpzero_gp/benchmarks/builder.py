@@ -96,6 +96,61 @@ def _windows(stream: torch.Tensor, n: int, seq_len: int, gen: torch.Generator) -
     return torch.stack([stream[s:s + seq_len] for s in starts.tolist()])
 
 
+def val_windows(val_stream: torch.Tensor, settings: TrainSettings, device="cpu"
+                ) -> list[torch.Tensor]:
+    """The validation batches: ``val_batches`` tensors (batch_size, seq_len) of windows of the
+    held-out stream, the same for every run (drawn from seed 12345)."""
+    gen = torch.Generator().manual_seed(12345)
+    return [_windows(val_stream, settings.batch_size, settings.seq_len, gen).to(device)
+            for _ in range(settings.val_batches)]
+
+
+def mean_loss(model, batches: list[torch.Tensor], objective: str) -> float:
+    """The mean of ``model.objective`` over ``batches`` (no gradients; eval mode, restored)."""
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        value = sum(float(model.objective({"input_ids": b}, objective)) for b in batches)
+    model.train(was_training)
+    return value / len(batches)
+
+
+def fit(model, params: list, settings: TrainSettings, train_stream: torch.Tensor,
+        val: list[torch.Tensor], objective: str, seed: int, device="cpu",
+        before_step=None) -> dict:
+    """Train ``params`` of ``model`` for ``settings.steps`` steps: AdamW (weight decay on the
+    matrices only), warm-up then cosine, clipping; training windows drawn from ``seed`` + 1.
+    ``before_step(step)``, if given, runs before each step's forward pass (e.g. to activate
+    a sub-network). Returns ``{"val_loss": {step: mean loss on val}, "train_loss": last}``
+    (``val`` empty: no evaluation)."""
+    decay = [p for p in params if p.ndim >= 2]
+    other = [p for p in params if p.ndim < 2]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": settings.weight_decay},
+                             {"params": other, "weight_decay": 0.0}],
+                            lr=settings.lr, betas=settings.betas)
+    gen = torch.Generator().manual_seed(int(seed) + 1)
+    losses, last = {}, math.nan
+    model.train()
+    for step in range(settings.steps):
+        for group in opt.param_groups:
+            group["lr"] = settings.lr_at(step)
+        ids = _windows(train_stream, settings.batch_size, settings.seq_len, gen).to(device)
+        if before_step is not None:
+            before_step(step)
+        loss = model.objective({"input_ids": ids}, objective)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, settings.clip)
+        opt.step()
+        last = float(loss.detach())
+        if not math.isfinite(last):
+            raise FloatingPointError(f"training loss became {last} at step {step + 1}")
+        if val and step + 1 in settings.eval_at:
+            losses[step + 1] = mean_loss(model, val, objective)
+    opt.zero_grad(set_to_none=True)
+    return {"val_loss": losses, "train_loss": last}
+
+
 def train(space, arch, seed: int, settings: TrainSettings = TrainSettings(),
           data_dir=None, device: str | torch.device = "cpu") -> dict:
     """Train ``arch`` from initialisation ``seed``; returns ``{"val_loss": {step: loss},
@@ -104,39 +159,13 @@ def train(space, arch, seed: int, settings: TrainSettings = TrainSettings(),
         raise ValueError(f"space {space.name!r} has no language-modelling objective to train")
     start = time.perf_counter()
     train_stream, val_stream = _streams(space, settings, data_dir, space.tokenizer_of([arch]))
-    val_gen = torch.Generator().manual_seed(12345)
-    val = [_windows(val_stream, settings.batch_size, settings.seq_len, val_gen).to(device)
-           for _ in range(settings.val_batches)]
+    val = val_windows(val_stream, settings, device)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(int(seed))
         model = space.build(arch, seed=int(seed)).to(device).train()
-        decay = [p for p in model.parameters() if p.ndim >= 2]
-        other = [p for p in model.parameters() if p.ndim < 2]
-        opt = torch.optim.AdamW([{"params": decay, "weight_decay": settings.weight_decay},
-                                 {"params": other, "weight_decay": 0.0}],
-                                lr=settings.lr, betas=settings.betas)
-        gen = torch.Generator().manual_seed(int(seed) + 1)
-        losses, last = {}, math.nan
-        for step in range(settings.steps):
-            for group in opt.param_groups:
-                group["lr"] = settings.lr_at(step)
-            ids = _windows(train_stream, settings.batch_size, settings.seq_len, gen).to(device)
-            loss = model.objective({"input_ids": ids}, space.lm_objective)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), settings.clip)
-            opt.step()
-            last = float(loss.detach())
-            if not math.isfinite(last):
-                raise FloatingPointError(f"training loss became {last} at step {step + 1}")
-            if step + 1 in settings.eval_at:
-                model.eval()
-                with torch.no_grad():
-                    losses[step + 1] = sum(float(model.objective({"input_ids": v},
-                                                                 space.lm_objective))
-                                           for v in val) / len(val)
-                model.train()
-    return {"val_loss": losses, "train_loss": last, "wall_s": time.perf_counter() - start}
+        result = fit(model, list(model.parameters()), settings, train_stream, val,
+                     space.lm_objective, seed, device)
+    return {**result, "wall_s": time.perf_counter() - start}
 
 
 @dataclass
@@ -161,7 +190,8 @@ def _canonical(space, arch: dict) -> dict:
     return space.arch_to_dict(space.arch_from_dict(arch))
 
 
-def _versions() -> dict:
+def versions() -> dict:
+    """Versions of python, torch and transformers (recorded with every result)."""
     import transformers
     return {"python": platform.python_version(), "torch": torch.__version__,
             "transformers": transformers.__version__}
@@ -205,7 +235,7 @@ def build(plan: BuildPlan, out: str | os.PathLike, data_dir=None, device="cpu",
     common = {"settings": settings, "corpus_sha256": corpus, "tokenizer": tokenizer,
               "device": str(device),
               "train_tokens": train_tokens, "epochs": round(passes, 3),
-              "versions": _versions(), **plan.extra}
+              "versions": versions(), **plan.extra}
     if not todo:
         return out
     bar = tqdm(total=len(todo), desc=f"build {plan.space}", unit="run", disable=not progress)

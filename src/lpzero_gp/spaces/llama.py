@@ -220,6 +220,16 @@ class ElasticPreset:
                             "lora_attn": pick(self.ranks) if sup.lora_attn else (),
                             "lora_ffn": pick(self.ranks) if sup.lora_ffn else ()})
 
+    def middle(self) -> LlamaArch:
+        """LoNAS's heuristic sub-network: the middle choice of every list (index
+        ``(len - 1) // 2``: the FFN width of 75 %, rank 32 of (32, 28)) in every layer."""
+        sup, n = self.supernet, self.supernet.n_layers
+        ffn = self.ffn[(len(self.ffn) - 1) // 2]
+        rank = self.ranks[(len(self.ranks) - 1) // 2]
+        return LlamaArch(**{**sup.to_dict(), "ffn": (ffn,) * n,
+                            "lora_attn": (rank,) * n if sup.lora_attn else (),
+                            "lora_ffn": (rank,) * n if sup.lora_ffn else ()})
+
 
 # LoNAS's FFN choices as fractions of the full width: 100, 87.5, 75, 62.5, 50 %
 _LONAS_FRACTIONS = (1.0, 0.875, 0.75, 0.625, 0.5)
