@@ -17,6 +17,7 @@ from lpzero_gp.errors import ConfigError
 from lpzero_gp.language import Proxy
 from lpzero_gp.search import load_spec, search
 from lpzero_gp.search.evaluate import EvaluatorSpec, MultiEvaluator, MultiEvaluatorSpec
+from lpzero_gp.search.multi import held_out_markdown
 from lpzero_gp.spaces import get_space
 
 REPO = Path(__file__).resolve().parents[1]
@@ -118,6 +119,11 @@ def test_multi_search_end_to_end_held_out_figures_equal_recomputation(multi):
         assert block["capture"]["objective"] == space.default_objective
     assert found["split_figures"]["test"]["spearman_rho"] == pytest.approx(min(
         b["held_out"]["proxy"]["spearman_rho"] for b in found["per_space"].values()))
+    table = held_out_markdown(found)
+    for name, block in found["per_space"].items():
+        rho = block["held_out"]["proxy"]["spearman_rho"]
+        assert f"| {name} | found proxy | {len(block['record_ids']['test'])} |" in table
+        assert f"{rho:.3f} |" in table
     text = multi.summary()
     assert "gpt2" in text and "flexibert" in text and multi.formula in text
     assert (out / "found_scatter_gpt2.png").read_bytes()[:4] == b"\x89PNG"

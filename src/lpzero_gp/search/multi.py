@@ -361,4 +361,63 @@ class MultiSearchResult:
         return f"```\n{self.summary()}\n```"
 
 
-__all__ = ["search_spaces", "aggregate_figures", "MultiSearchResult", "language_problem"]
+def held_out_markdown(found: dict) -> str:
+    """A markdown table of a multi-space ``found.json`` (its dict): per space, the found proxy's
+    figures on that space's test split beside each headline descriptor's on the same records,
+    the best descriptor by ρ in bold (chosen on those records: the strictest bar)."""
+    def cell(v):
+        return "–" if v is None else f"{v:.3f}"
+
+    lines = [f"Found on {' + '.join(found['spaces'])} (fitness: the {found['aggregate']} over "
+             f"the spaces of {found['fitness']} on each space's search split; chosen by the "
+             f"same {found['aggregate']} on the validation splits): `{found['formula']}`. "
+             f"Figures on each space's test split, which no part of the search read.", "",
+             "| space | scorer | n | τ | ρ |", "|---|---|---|---|---|"]
+    for space, block in found["per_space"].items():
+        held = block["held_out"]
+        lines.append(f"| {space} | found proxy | {held['proxy']['n']} | "
+                     f"{cell(held['proxy']['kendall_tau'])} | "
+                     f"{cell(held['proxy']['spearman_rho'])} |")
+        rhos = {n: f["spearman_rho"] for n, f in held["descriptors"].items()
+                if f["spearman_rho"] is not None}
+        best = max(rhos, key=rhos.get) if rhos else None
+        for name, f in held["descriptors"].items():
+            label = f"**descriptor: {name}**" if name == best else f"descriptor: {name}"
+            lines.append(f"| {space} | {label} | {f['n']} | {cell(f['kendall_tau'])} | "
+                         f"{cell(f['spearman_rho'])} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m lpzero_gp.search.multi FOUND_JSON [--out FILE]``: :func:`held_out_markdown`
+    of a multi-space ``found.json``, printed (and written to ``--out``)."""
+    import json
+    from ..errors import OneLineParser, run_command
+
+    def run(args_list):
+        parser = OneLineParser(prog="python -m lpzero_gp.search.multi",
+                               description="the held-out table of a multi-space found.json")
+        parser.add_argument("found")
+        parser.add_argument("--out")
+        args = parser.parse_args(args_list)
+        try:
+            found = json.loads(Path(args.found).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"{args.found}: cannot read a found.json ({exc})") from None
+        if "per_space" not in found:
+            raise ConfigError(f"{args.found}: not the found.json of a search over several "
+                              f"spaces (no per_space block)")
+        text = held_out_markdown(found)
+        print(text, end="")
+        if args.out:
+            write_text(Path(args.out), text)
+        return 0
+    return run_command("python -m lpzero_gp.search.multi", run, argv)
+
+
+__all__ = ["search_spaces", "aggregate_figures", "MultiSearchResult", "language_problem",
+           "held_out_markdown"]
+
+if __name__ == "__main__":
+    import sys
+    sys.exit(main())
