@@ -194,3 +194,22 @@ def test_cli_spaces_and_aggregate(tmp_path, capsys, multi):
     assert read(tmp_path / "cli", "found.json")["aggregate"] == "mean"
     assert cli.main(["search", "--spaces", "gpt2", "gpt2", "--out", str(tmp_path / "x")]) != 0
     assert "twice" in capsys.readouterr().err
+
+
+def test_multi_search_resumed_equals_uninterrupted(multi, tmp_path):
+    out = tmp_path / "resumed"
+    run(out, generations=1)
+    (out / "found.json").unlink()  # as if killed after generation 1's checkpoint
+    for name in ("hall_of_fame.json", "baselines.json", "rps.json", "log.jsonl", "log.csv",
+                 "evaluations.jsonl", "fitness.png", "found_scatter_flexibert.png",
+                 "found_scatter_gpt2.png"):
+        (out / name).unlink(missing_ok=True)
+    with pytest.raises(ConfigError, match=r"capture\.gpt2\.batch_size"):
+        search(out=out, resume=True, config={**CONFIG, "capture": {"gpt2": {"batch_size": 4}}},
+               generations=2, progress=False, **{k: v for k, v in SETTINGS.items()
+                                                 if k != "batch_size"}, batch_size=2)
+    resumed = run(out, generations=2, resume=True)
+    for name in ("split.json", "hall_of_fame.json"):
+        assert read(resumed.out, name) == read(multi.out, name), name
+    assert read(resumed.out, "found.json")["per_space"] == read(multi.out,
+                                                                 "found.json")["per_space"]
