@@ -213,3 +213,19 @@ def test_multi_search_resumed_equals_uninterrupted(multi, tmp_path):
         assert read(resumed.out, name) == read(multi.out, name), name
     assert read(resumed.out, "found.json")["per_space"] == read(multi.out,
                                                                  "found.json")["per_space"]
+
+
+def test_a_language_must_read_only_inputs_every_space_captures():
+    from lpzero_gp.bank import InputBank, Inputs
+    from lpzero_gp.language import load_language
+    from lpzero_gp.search.multi import language_problem
+    default = load_language("default")
+    assert "AE" in default.inputs
+    _, records, bank = split_bank("gpt2", GPT2_IDS[:3])
+    assert language_problem(default, bank, "gpt2") is None
+    # the same real captures without the embedding side (as a capture before AE existed)
+    without = InputBank.from_inputs(
+        [Inputs({k: v for k, v in i.tensors.items() if k != "AE"}, i.n_layers, i.meta)
+         for i in bank.inputs], bank.record_ids, bank.quality)
+    why = language_problem(default, without, "gpt2")
+    assert "'AE'" in why and "gpt2 space does not capture" in why and "\n" not in why

@@ -21,6 +21,13 @@ With ``spaces = ["flexibert", "gpt2"]`` (and ``aggregate = "mean"`` or ``"min"``
 
 The language is one for all spaces; it must read only inputs every space captures.
 Only tournament selection; the run resumes from its checkpoint like a single-space search.
+
+The results folder holds the files of a single-space search (:mod:`.results`), except that
+``split.json`` and ``baselines.json`` hold one entry per space, ``hall_of_fame.json`` gives each
+member's aggregate ``figures`` and its ``per_space`` figures, ``evaluations.jsonl`` gives each
+valid formula's fitness per space (``objectives``), and the scatter plot is
+``found_scatter_<space>.png``, one per space. ``python -m lpzero_gp.search.multi found.json``
+prints the held-out table (:func:`held_out_markdown`).
 """
 from __future__ import annotations
 
