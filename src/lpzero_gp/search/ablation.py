@@ -74,7 +74,8 @@ def ablate_rps(space: str | None = None, config=None, *, out: str | os.PathLike 
         known = setting_keywords()
         cfg = spec_with(config, {k: v for k, v in {**kwargs, "space": space}.items()
                                  if k in known}).search
-        out = Path("runs") / f"ablate-rps-{cfg.space}-seed{cfg.seed}"
+        label = "+".join(cfg.spaces) if cfg.spaces else cfg.space
+        out = Path("runs") / f"ablate-rps-{label}-seed{cfg.seed}"
     out = Path(out)
     results = {}
     for arm, enabled in ARMS:

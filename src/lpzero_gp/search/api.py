@@ -37,8 +37,10 @@ from .split import Split, make_split
 
 
 def default_out(config: SearchConfig) -> Path:
-    """``runs/<space>-<language>-seed<seed>``: the same command finds its own run again."""
-    return Path("runs") / f"{config.space}-{Path(str(config.language)).stem}-seed{config.seed}"
+    """``runs/<space>-<language>-seed<seed>`` (several spaces: ``<space>+<space>...``): the same
+    command finds its own run again."""
+    space = "+".join(config.spaces) if config.spaces else config.space
+    return Path("runs") / f"{space}-{Path(str(config.language)).stem}-seed{config.seed}"
 
 
 def search(space: str | None = None, config: str | os.PathLike | Mapping | RunSpec | None = None,
@@ -65,10 +67,11 @@ def search(space: str | None = None, config: str | os.PathLike | Mapping | RunSp
     :class:`CaptureCache`, ``None`` for the default, ``False`` for none). ``resume``: continue
     the run in ``out`` from its last checkpoint (generations, workers, engine and address may
     change; anything else must match). ``on_checkpoint(state)`` is called after each
-    generation's checkpoint.
+    generation's checkpoint. ``spaces`` (a list of space names, with ``aggregate``: ``mean``
+    or ``min``): one search over several spaces (:mod:`.multi`; ``space`` is not read).
 
-    Returns a :class:`SearchResult`; every file is written to ``out``
-    (default :func:`default_out`).
+    Returns a :class:`SearchResult` (several spaces: a :class:`.multi.MultiSearchResult`);
+    every file is written to ``out`` (default :func:`default_out`).
     """
     overrides = dict(settings, space=space)
     spec = spec_with(config, overrides)
@@ -80,6 +83,10 @@ def search(space: str | None = None, config: str | os.PathLike | Mapping | RunSp
         spec = _resumed_spec(out, state, spec if config is not None else None, overrides)
     cfg = spec.search
     seed_everything(cfg.seed)
+    if cfg.multi:
+        from .multi import search_spaces
+        return search_spaces(spec, out, state, cache=cache, data_dir=data_dir,
+                             progress=progress, on_checkpoint=on_checkpoint)
 
     lang = load_language(cfg.language)  # a wrong language fails before any capture
     from ..spaces import get_space
@@ -217,6 +224,12 @@ def _resumed_spec(out: Path, state: SearchState, given: RunSpec | None,
                 and candidate.capture.as_dict()[k] != v]
     changed += [f"records.{k}" for k, v in saved.records.as_dict().items()
                 if candidate.records.as_dict()[k] != v]
+    for space in saved.search.spaces or []:
+        own, given = saved.space_capture(space).as_dict(), candidate.space_capture(space)
+        changed += [f"capture.{space}.{k}" for k, v in given.as_dict().items()
+                    if v is not None and v != own[k] and f"capture.{k}" not in changed]
+        if saved.space_records(space) != candidate.space_records(space):
+            changed.append(f"records.{space}")
     if changed:
         raise ConfigError(f"{out}: cannot resume with other settings than the checkpoint's "
                           f"(changed: {', '.join(changed)}); only generations, workers, "

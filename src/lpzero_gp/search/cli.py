@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 
 from ..errors import UsageError, at_least, nonnegative_int, positive_int
-from .fitness_names import FITNESSES, SELECTIONS
+from .fitness_names import AGGREGATES, FITNESSES, SELECTIONS
 
 
 def _add_search_options(p: argparse.ArgumentParser, add_capture_options) -> None:
@@ -46,6 +46,13 @@ def _add_search_options(p: argparse.ArgumentParser, add_capture_options) -> None
     p.add_argument("--selection", choices=SELECTIONS,
                    help="tournament (one fitness) or nsga2 (the config's objectives; default "
                         "spearman, partial, size)")
+    p.add_argument("--spaces", nargs="+", metavar="SPACE",
+                   help="search one proxy for several spaces at once (two or more; --space "
+                        "is then not read): its fitness is --aggregate over the spaces of the "
+                        "fitness on each space's search split")
+    p.add_argument("--aggregate", choices=AGGREGATES,
+                   help="with --spaces: the mean or the minimum over the spaces (default: the "
+                        "config's, else mean)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
@@ -68,6 +75,7 @@ def _search_kwargs(args) -> dict:
                 records=records, benchmark=args.benchmark, language=args.language,
                 split_fractions=args.split_fractions, statistic=args.statistic,
                 fitness=args.fitness, descriptor=args.descriptor, selection=args.selection,
+                spaces=getattr(args, "spaces", None), aggregate=getattr(args, "aggregate", None),
                 batch_size=args.batch_size, seq_len=args.seq_len,
                 max_elements=args.max_elements, objective=args.objective, variant=args.variant,
                 capture_seed=args.capture_seed, text_path=args.text,

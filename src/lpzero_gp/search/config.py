@@ -6,6 +6,12 @@ A config file has up to three tables (every key optional)::
     [capture]           # fields of lpzero_gp.cache.CaptureSettings: batch_size, seq_len, ...
     [records]           # benchmark = "path", limit = N  or  ids = ["0", "1", ...]
 
+A search over several spaces (``spaces = ["flexibert", "gpt2"]`` in [search]) may give a
+space its own capture settings or records in a sub-table named after it, e.g.
+``[capture.gpt2]`` or ``[records.gpt2]``: its keys replace those of the shared [capture] /
+[records] table for that space only; a space without one gets the shared table, resolved by
+``CaptureSettings.resolved(space)`` (the space's own sequence length, objective, variant).
+
 Unknown tables or keys raise :class:`~lpzero_gp.errors.ConfigError` naming the file and the key.
 """
 from __future__ import annotations
@@ -21,7 +27,8 @@ from typing import Any, Mapping
 
 from ..cache import CaptureSettings
 from ..errors import ConfigError
-from .fitness_names import FITNESSES, NEEDS_DESCRIPTOR, PLAIN, SELECTIONS, SIZE_OBJECTIVE
+from .fitness_names import (AGGREGATES, DEFAULT_AGGREGATE, FITNESSES, NEEDS_DESCRIPTOR, PLAIN,
+                            SELECTIONS, SIZE_OBJECTIVE)
 from .variation import CROSSOVER_OPERATORS, MUTATION_OPERATORS
 
 try:
@@ -80,6 +87,11 @@ class SearchConfig:
     split (three numbers > 0 summing to 1), drawn with ``split_seed`` (default: ``seed``). The
     validation split chooses the final proxy from the hall of fame; the test split is only
     reported.
+
+    Several spaces: ``spaces`` (two or more distinct space names; ``space`` is then not read)
+    makes one search whose fitness is the ``aggregate`` (``mean`` or ``min``) over the spaces
+    of the fitness on each space's own search split (each space split with the same seed and
+    fractions); see :mod:`.multi`. Only with ``selection = "tournament"``.
     """
 
     space: str = "flexibert"
@@ -114,6 +126,8 @@ class SearchConfig:
     workers: int = 1
     engine: str = "local"  # where formulas are evaluated: local or ray (lpzero_gp.engine)
     address: str | None = None  # the Ray cluster to join (ray only)
+    spaces: list | None = None
+    aggregate: str | None = None
 
     # fields that may change between a run and its resumption
     RESUMABLE_CHANGES = ("generations", "workers", "engine", "address")
@@ -138,6 +152,10 @@ class SearchConfig:
             self.fitness = self.statistic or "spearman"
         if self.statistic is None:
             self.statistic = self.fitness if self.fitness in PLAIN else "spearman"
+        if self.spaces is not None:
+            self.spaces = list(self.spaces)
+            if self.aggregate is None:
+                self.aggregate = DEFAULT_AGGREGATE
 
     @property
     def needs_descriptor(self) -> bool:
@@ -206,6 +224,7 @@ class SearchConfig:
         if not 0.0 < self.subset_fraction <= 1.0:
             bad("subset_fraction", "must be in (0, 1]")
         self._validate_fitness(bad)
+        self._validate_spaces(bad)
         for key, known in (("crossovers", CROSSOVERS), ("mutations", MUTATIONS)):
             weights = getattr(self, key)
             if not isinstance(weights, Mapping) or not weights:
@@ -255,17 +274,51 @@ class SearchConfig:
         if self.choose_on is not None and self.choose_on not in FITNESSES:
             bad("choose_on", f"unknown fitness; known: {', '.join(FITNESSES)}")
 
+    def _validate_spaces(self, bad) -> None:
+        from ..spaces import SPACE_NAMES
+        if self.spaces is None:
+            if self.aggregate is not None:
+                bad("aggregate", "is read only with several spaces (spaces = [...])")
+            return
+        spaces = self.spaces
+        if isinstance(spaces, (str, bytes, Mapping)) or not isinstance(spaces, (list, tuple)) \
+                or len(spaces) < 2:
+            bad("spaces", "must be a list of two or more space names")
+        for name in spaces:
+            if not isinstance(name, str) or name not in SPACE_NAMES:
+                bad("spaces", f"unknown space {name!r}; known spaces: {', '.join(SPACE_NAMES)}")
+        repeated = [n for i, n in enumerate(spaces) if n in spaces[:i]]
+        if repeated:
+            bad("spaces", f"names the space {repeated[0]!r} twice")
+        if self.aggregate is not None and self.aggregate not in AGGREGATES:
+            bad("aggregate", f"unknown aggregate; known: {', '.join(AGGREGATES)}")
+        if self.selection != "tournament":
+            bad("selection", "a search over several spaces supports only selection = "
+                             "\"tournament\"")
+
+    @property
+    def multi(self) -> bool:
+        """Whether this search reads several spaces (``spaces`` is given)."""
+        return self.spaces is not None
+
     @property
     def effective_split_seed(self) -> int:
         return self.seed if self.split_seed is None else int(self.split_seed)
 
     def as_dict(self) -> dict:
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        """Every field; ``spaces`` and ``aggregate`` only in a search over several spaces (a
+        single-space search writes the same files as before they existed)."""
+        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        if self.spaces is None:
+            del out["spaces"], out["aggregate"]
+        return out
 
     def differences(self, other: "SearchConfig") -> list[str]:
         """Fields (other than those a resumption may change) whose values differ."""
         mine, theirs = self.as_dict(), other.as_dict()
-        return [k for k in mine if k not in self.RESUMABLE_CHANGES and mine[k] != theirs[k]]
+        keys = list(mine) + [k for k in theirs if k not in mine]
+        return [k for k in keys if k not in self.RESUMABLE_CHANGES
+                and mine.get(k) != theirs.get(k)]
 
 
 def _is_int(value) -> bool:
@@ -331,15 +384,38 @@ class RecordSelection:
 
 @dataclass
 class RunSpec:
-    """A full description of a search: GP settings, capture settings, records."""
+    """A full description of a search: GP settings, capture settings, records.
+
+    ``per_space``: in a search over several spaces, ``{"capture": {space: {key: value}},
+    "records": {space: {key: value}}}``, the sub-tables ``[capture.<space>]`` /
+    ``[records.<space>]`` (see :meth:`space_capture`, :meth:`space_records`)."""
 
     search: SearchConfig
     capture: CaptureSettings
     records: RecordSelection
+    per_space: dict = field(default_factory=dict)
 
     def as_dict(self) -> dict:
-        return {"search": self.search.as_dict(), "capture": self.capture.as_dict(),
-                "records": self.records.as_dict()}
+        out = {"search": self.search.as_dict(), "capture": self.capture.as_dict(),
+               "records": self.records.as_dict()}
+        for table, spaces in self.per_space.items():
+            for space, values in spaces.items():
+                out[table][space] = dict(values)
+        return out
+
+    def space_capture(self, space: str, where: str = "search config") -> CaptureSettings:
+        """The capture settings of ``space``: the shared [capture] table with
+        ``[capture.<space>]`` on top (not yet resolved against the space)."""
+        values = {**self.capture.as_dict(), **self.per_space.get("capture", {}).get(space, {})}
+        return _build(CaptureSettings, values, f"{where} [capture.{space}]")
+
+    def space_records(self, space: str, where: str = "search config") -> RecordSelection:
+        """The records of ``space``: ``[records.<space>]`` where given (whole: its keys
+        replace the shared table's), else the shared [records] table."""
+        own = self.per_space.get("records", {}).get(space)
+        if own is None:
+            return dataclasses.replace(self.records)
+        return _build(RecordSelection, dict(own), f"{where} [records.{space}]")
 
 
 _TABLES = {"search": SearchConfig, "capture": CaptureSettings, "records": RecordSelection}
@@ -422,6 +498,7 @@ def load_spec(config: str | os.PathLike | Mapping | RunSpec | None = None,
             raise ConfigError(f"{where}: [{name}] must be a table of key = value, not "
                               f"{tables[name]!r}")
     merged = {name: dict(tables.get(name) or {}) for name in _TABLES}
+    per_space = _per_space_tables(merged, where)
     given = (overrides or {}).get("search") or {}
     if given.get("fitness") not in (None, "within-depth") and given.get("statistic") is None:
         # a fitness given on top replaces the config's statistic, the older name of
@@ -430,8 +507,35 @@ def load_spec(config: str | os.PathLike | Mapping | RunSpec | None = None,
         merged["search"].pop("fitness", None)
     for name, values in (overrides or {}).items():
         merged[name].update({k: v for k, v in values.items() if v is not None})
-    return RunSpec(*(_build(cls, merged[name], f"{where} [{name}]")
+    spec = RunSpec(*(_build(cls, merged[name], f"{where} [{name}]")
                      for name, cls in _TABLES.items()))
+    if per_space:
+        spaces = spec.search.spaces or []
+        for table, by_space in per_space.items():
+            for space in by_space:
+                if space not in spaces:
+                    raise ConfigError(f"{where}: [{table}.{space}]: {space!r} is not one of "
+                                      f"the search's spaces (spaces = {spaces!r})")
+        spec.per_space = per_space
+        for space in spaces:  # a wrong key fails here, before any capture
+            spec.space_capture(space, where)
+            spec.space_records(space, where)
+    return spec
+
+
+def _per_space_tables(merged: dict, where: str) -> dict:
+    """Take the sub-tables named after a space out of ``merged``'s capture and records
+    tables: ``{"capture": {space: {...}}, "records": {space: {...}}}`` (tables without any
+    left out)."""
+    from ..spaces import SPACE_NAMES
+    out: dict = {}
+    for table in ("capture", "records"):
+        for key in [k for k, v in merged[table].items() if isinstance(v, Mapping)]:
+            if key not in SPACE_NAMES:
+                raise ConfigError(f"{where}: [{table}.{key}]: unknown space {key!r}; known "
+                                  f"spaces: {', '.join(SPACE_NAMES)}")
+            out.setdefault(table, {})[key] = dict(merged[table].pop(key))
+    return out
 
 
 # -- the settings a caller of search() may give as keywords ---------------------------------

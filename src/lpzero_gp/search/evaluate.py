@@ -153,12 +153,64 @@ class Evaluator:
         out.fitness = float(value)
 
 
-_EVALUATOR: Evaluator | None = None
+@dataclass
+class MultiEvaluatorSpec:
+    """What a worker needs to evaluate formulas on several spaces (picklable): one
+    :class:`EvaluatorSpec` per space (in the search's order of spaces) and the ``aggregate``
+    (``mean`` or ``min``) of their fitness values."""
+
+    specs: dict
+    aggregate: str = "mean"
+    eval_threads: int = 1
 
 
-def _install(spec: EvaluatorSpec) -> None:
+AGGREGATE_FUNCTIONS = {"mean": lambda values: float(np.mean(values)),
+                       "min": lambda values: float(np.min(values))}
+
+
+class MultiEvaluator:
+    """Evaluates formula texts on every space in turn: the first space on which the formula is
+    not valid (pruned, invalid, error) decides the outcome, its ``reason`` prefixed with the
+    space's name; otherwise ``fitness`` is the aggregate of the spaces' fitness values and
+    ``objectives`` holds each (space -> value)."""
+
+    def __init__(self, spec: MultiEvaluatorSpec):
+        self.spec = spec
+        self.evaluators = {name: Evaluator(s) for name, s in spec.specs.items()}
+        self.combine = AGGREGATE_FUNCTIONS[spec.aggregate]
+
+    def __call__(self, text: str) -> dict:
+        start = time.perf_counter()
+        per_space = {}
+        out = None
+        for name, evaluator in self.evaluators.items():
+            got = Outcome.from_dict(evaluator(text))
+            if out is None:
+                out = Outcome(formula=text, canonical=got.canonical, status="valid",
+                              size=got.size)
+            if not got.valid:
+                out.status, out.rule = got.status, got.rule
+                out.reason = f"{name}: {got.reason}"
+                break
+            per_space[name] = got.fitness
+        if out.valid:
+            out.fitness = self.combine(list(per_space.values()))
+            out.objectives = per_space
+        out.seconds = time.perf_counter() - start
+        return out.as_dict()
+
+
+def make_evaluator(spec: "EvaluatorSpec | MultiEvaluatorSpec"):
+    """The evaluator of ``spec``: an :class:`Evaluator`, or a :class:`MultiEvaluator`."""
+    return MultiEvaluator(spec) if isinstance(spec, MultiEvaluatorSpec) else Evaluator(spec)
+
+
+_EVALUATOR: Evaluator | MultiEvaluator | None = None
+
+
+def _install(spec: EvaluatorSpec | MultiEvaluatorSpec) -> None:
     global _EVALUATOR
-    _EVALUATOR = Evaluator(spec)
+    _EVALUATOR = make_evaluator(spec)
 
 
 def evaluate_formula(text: str) -> dict:
@@ -185,8 +237,8 @@ class EvaluationPool:
     once per run (Ray: into its object store); each task receives it by reference.
     """
 
-    def __init__(self, spec: EvaluatorSpec, workers: int = 1, start_method: str | None = None,
-                 engine="local", address: str | None = None):
+    def __init__(self, spec: EvaluatorSpec | MultiEvaluatorSpec, workers: int = 1,
+                 start_method: str | None = None, engine="local", address: str | None = None):
         self.spec = spec
         self.workers = max(1, int(workers))
         self.start_method = start_method

@@ -8,3 +8,6 @@ NEEDS_GROUPS = ("within-depth",)
 # the objective "size" of a multi-objective search: the formula's node count, minimised
 SIZE_OBJECTIVE = "size"
 SELECTIONS = ("tournament", "nsga2")
+# how a search over several spaces combines a formula's fitness on each space
+AGGREGATES = ("mean", "min")
+DEFAULT_AGGREGATE = "mean"
