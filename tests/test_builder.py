@@ -102,6 +102,19 @@ def test_vocabulary_errors_name_the_problem():
         gpt2.with_vocab(gpt2.sample("small", 1, 0)[0], 512)
 
 
+def test_a_wrong_vocabulary_is_one_line_and_leaves_no_folder(tmp_path):
+    out = tmp_path / "never"
+    for space, vocab, message in (("gpt2", "512", "fixed vocabulary"),
+                                  ("llama", "100", "at least 260")):
+        preset = "small" if space == "gpt2" else "tiny"
+        done = subprocess.run([sys.executable, "-m", "lpzero_gp.cli", "build-benchmark",
+                               "--space", space, "--preset", preset, "--archs", "1",
+                               "--vocab", vocab, "--out", str(out)],
+                              capture_output=True, text=True)
+        assert done.returncode != 0 and message in done.stderr
+        assert "Traceback" not in done.stderr and not out.exists()
+
+
 def test_sample_seeds_and_presets():
     a, b = sample_archs("wide", 5, 0), sample_archs("wide", 5, 1)
     assert a == sample_archs("wide", 5, 0) and a != b and len(set(a)) == 5

@@ -67,14 +67,14 @@ def cmd_build_benchmark(args) -> int:
     if args.text and not (Path(args.text).is_file() or is_corpus_name(args.text)):
         raise LpzeroError(f"--text {args.text}: no such file, and not a corpus name "
                           f"({', '.join(CORPORA)})")
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     settings = TrainSettings(steps=args.steps, batch_size=args.batch_size, seq_len=args.seq_len,
                              lr=args.lr, text_path=args.text)
     archs = space.sample(args.preset, args.archs, args.sample_seed)
     if args.vocab is not None:
         archs = [space.with_vocab(a, args.vocab) for a in archs]
     archs = [space.arch_to_dict(a) for a in archs]
+    out = Path(args.out)  # made only once the settings are known to be valid
+    out.mkdir(parents=True, exist_ok=True)
     record = {"space": space.name, "preset": args.preset, "archs": args.archs,
               "seeds": args.seeds, "sample_seed": args.sample_seed, "steps": args.steps,
               "batch_size": args.batch_size, "seq_len": args.seq_len, "lr": args.lr,
