@@ -72,6 +72,19 @@ def test_pick_quality_command_on_the_built_llama_benchmark(tmp_path, capsys):
     assert result["split"] == "test" and result["n_records"] == len(result["record_ids"])
     assert [b["quantile"] for b in result["budgets"]] == [0.25, 0.5, 0.75, 1.0]
     kinds = {r["kind"] for b in result["budgets"] if b["pool"] for r in b["rows"]}
-    assert kinds == {"descriptor", "found", "random"}
+    assert kinds == {"descriptor", "found", "combined", "random"}
+    assert result["combined_descriptor"] == "n_layers"  # what the found files' fitness read
     assert (tmp_path / "pick_quality.png").stat().st_size > 0
     assert "regret − best descriptor" in (tmp_path / "pick_quality.md").read_text()
+
+
+def test_a_tie_break_picks_as_descriptor_then_proxy_in_every_pool():
+    from lpzero_gp.search.combination import tiebreak_combination
+    rng = np.random.default_rng(3)
+    descriptor = rng.integers(0, 4, 60).astype(float)
+    proxy = rng.normal(size=60)
+    combined = tiebreak_combination(descriptor, proxy)
+    for _ in range(50):  # lexicographic order survives any subset: a pool's pick is its own
+        idx = rng.choice(60, size=12, replace=False)
+        best = max(idx, key=lambda i: (descriptor[i], proxy[i]))
+        assert idx[int(np.argmax(combined[idx]))] == best

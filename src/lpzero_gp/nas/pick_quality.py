@@ -3,8 +3,10 @@ parameter budget, against the pool's best, on a benchmark's held-out test split.
 
 For each budget (a quantile of the test records' parameter counts), ``draws`` pools of
 ``pool`` records are drawn (seeded) from the records within the budget. In each pool every
-scorer (the found proxies, LPZero's published proxy, every descriptor, and a random pick)
-picks its top-1 and its top-k; for a pick we report
+scorer (the found proxies, LPZero's published proxy, every descriptor, each found proxy
+breaking the ties of the descriptor of :mod:`lpzero_gp.search.combination` (kind
+``combined``: rank by the descriptor, then by the proxy), and a random pick) picks its top-1
+and its top-k; for a pick we report
 
 - its **percentile** in the pool: the fraction of the pool's records whose true quality is at
   most the pick's (1 = the pool's best; the pick itself counts);
@@ -49,7 +51,8 @@ def pick_quality(quality: np.ndarray, sizes: np.ndarray, scorers: Mapping[str, t
     """The figures of the module docstring.
 
     ``quality`` (n,) higher is better; ``sizes`` (n,) parameter counts; ``scorers``: name ->
-    (kind, scores (n,)) with kind ``found``, ``published`` or ``descriptor``; a ``random``
+    (kind, scores (n,)) with kind ``found``, ``published``, ``combined`` or ``descriptor``; a
+    ``random``
     scorer is added. Per budget the pool holds ``min(pool, max(min_pool, eligible // 2))``
     records, so that pools differ between draws, and top-k uses ``k = min(top_k, pool // 3)``.
     """
@@ -88,7 +91,8 @@ def pick_quality(quality: np.ndarray, sizes: np.ndarray, scorers: Mapping[str, t
             row = {"name": n, "kind": kinds[n],
                    "regret": _summary(top1[n]), "regret_top_k": _summary(topk[n]),
                    "percentile": _summary(pct[n])}
-            if best is not None and n != best and kinds[n] in ("found", "published"):
+            if best is not None and n != best and kinds[n] in ("found", "published",
+                                                                "combined"):
                 row["regret_minus_best_descriptor"] = _summary(top1[n] - top1[best])
             rows.append(row)
         budgets.append({"quantile": q, "budget": budget, "eligible": int(len(eligible)),
@@ -134,11 +138,12 @@ def plot(result: dict, path, title: str = "") -> None:
     fig, ax = plt.subplots(figsize=(7, 4))
     budgets = [b for b in result["budgets"] if b["pool"] is not None]
     names = [r["name"] for r in budgets[0]["rows"]] if budgets else []
-    styles = {"found": "-", "published": "--", "descriptor": ":", "random": "-."}
+    styles = {"found": "-", "published": "--", "descriptor": ":", "random": "-.",
+              "combined": (0, (5, 1, 1, 1))}
     for n in names:
         rows = [next(r for r in b["rows"] if r["name"] == n) for b in budgets]
         ax.plot([b["quantile"] for b in budgets], [r["regret"]["mean"] for r in rows],
-                styles.get(rows[0]["kind"], "-"), marker="o", label=n)
+                linestyle=styles.get(rows[0]["kind"], "-"), marker="o", label=n)
     ax.set_xlabel("parameter budget (quantile of the test records)")
     ax.set_ylabel("mean regret of the top-1 pick (lower is better)")
     ax.set_title(title)
@@ -152,19 +157,32 @@ def for_space(space_name: str, folder=None, pool: int = 50, draws: int = 1000, t
               seed: int = 0, progress: bool = False) -> dict:
     """Pick quality on the test split of the space's found proxies (see
     :func:`lpzero_gp.search.held_out.test_split_scores`)."""
+    from pathlib import Path
+
+    from ..baselines.descriptors import descriptor_label, descriptor_scores
+    from ..locations import experiments_dir
+    from ..search.combination import combination_descriptor, tiebreak_combination
     from ..search.held_out import test_split_scores
     from ..search.provenance import git_commit
     from ..spaces import get_space
     space = get_space(space_name)
+    folder = Path(folder or experiments_dir() / space_name)
     got = test_split_scores(space_name, folder, progress)
     sizes = np.array([space.descriptors(r)[space.size_descriptor] for r in got["records"]])
     scorers = {n: (kind, np.asarray(v, dtype=np.float64))
                for n, (kind, v) in got["scores"].items()}
+    descriptor, why = combination_descriptor(space, folder, got)
+    table = descriptor_scores(space, got["records"])
+    for n, (kind, values) in list(scorers.items()):
+        if kind == "found" and np.isfinite(values).all():  # a NaN would void every rank
+            scorers[f"{descriptor_label(descriptor)}, ties broken by {n}"] = (
+                "combined", tiebreak_combination(table[descriptor], values))
     result = pick_quality(got["quality"], sizes, scorers, pool=pool, draws=draws, top_k=top_k,
                           seed=seed)
     bench = got["records"][0]
     result.update({"space": space_name, "split": "test", "record_ids": got["test_ids"],
                    "size_descriptor": space.size_descriptor,
+                   "combined_descriptor": descriptor, "combined_descriptor_rule": why,
                    "label": "higher is better" if bench.higher_is_better
                    else "lower is better (regret in label units)",
                    "command": f"lpzero-gp pick-quality --space {space_name}",

@@ -134,6 +134,23 @@ def validation_descriptor(space, records) -> str:
     return max(names, key=lambda n: (spearman_rho(table[n], quality), -names.index(n)))
 
 
+def found_files(folder: Path) -> list[Path]:
+    return [p for p in [folder / "found.json", *sorted(folder.glob("found_*.json"))]
+            if p.is_file()]
+
+
+def combination_descriptor(space, folder: Path, got: dict) -> tuple[str, str]:
+    """(descriptor, why): the one descriptor the found proxies' fitness declared, else the best
+    headline descriptor by ρ on the validation split (``got``: :func:`test_split_scores`)."""
+    declared = [json.loads(p.read_text()).get("descriptor") for p in found_files(folder)]
+    declared = sorted({d for d in declared if d})
+    if len(declared) == 1:
+        return declared[0], "the descriptor the found proxies' fitness read"
+    val = got["benchmark"].subset(ids=got["provenance"]["splits"]["validation"]).records
+    return (validation_descriptor(space, val),
+            "the best headline descriptor by ρ on the validation split")
+
+
 def combination(space_name: str, folder: Path | None = None, descriptor: str | None = None,
                 n_boot: int = 1000, progress: bool = False) -> dict:
     from .held_out import test_split_scores
@@ -141,18 +158,9 @@ def combination(space_name: str, folder: Path | None = None, descriptor: str | N
     got = test_split_scores(space_name, folder, progress)
     space = get_space(space_name)
     prov = got["provenance"]
-    found_files = [p for p in [folder / "found.json", *sorted(folder.glob("found_*.json"))]
-                   if p.is_file()]
+    files = found_files(folder)
     if descriptor is None:
-        declared = [json.loads(p.read_text()).get("descriptor") for p in found_files]
-        declared = sorted({d for d in declared if d})
-        if len(declared) == 1:
-            descriptor, rule = declared[0], "the descriptor the found proxies' fitness read"
-        else:
-            bench = got["benchmark"]
-            val = bench.subset(ids=prov["splits"]["validation"]).records
-            descriptor = validation_descriptor(space, val)
-            rule = "the best headline descriptor by ρ on the validation split"
+        descriptor, rule = combination_descriptor(space, folder, got)
     else:
         rule = "given"
     table = descriptor_scores(space, got["records"])
@@ -174,7 +182,7 @@ def combination(space_name: str, folder: Path | None = None, descriptor: str | N
     return {"space": space_name, "split": "test", "record_ids": got["test_ids"],
             "descriptor": descriptor, "descriptor_rule": rule, "n_boot": n_boot,
             "descriptor_ties": tie_counts(table[descriptor]),
-            "rows": rows, "skipped": skipped, "found_files": [p.name for p in found_files],
+            "rows": rows, "skipped": skipped, "found_files": [p.name for p in files],
             "capture": prov["capture"], "commit": git_commit(),
             "command": f"python -m lpzero_gp.search.combination --space {space_name}"}
 
