@@ -57,7 +57,10 @@ def run_space(name: str, records, args, describe, variant=None) -> tuple[list, d
     sketch = E.sketch_bank(full, args.max_elements, 0, args.min_rows)
     noise = [E.sketch_bank(full, args.max_elements, s, args.min_rows)
              for s in range(1, args.noise_seeds + 1)]
-    rows = E.compare(full, sketch, noise_banks=noise)
+    reseeded = [E.capture_full_bank(space, records, args.batch_size, args.seq_len,
+                                    variant=variant, data_dir=args.data_dir, model_seed=s)
+                for s in range(1, args.model_seeds + 1)]
+    rows = E.compare(full, sketch, noise_banks=noise, seed_banks=reseeded)
     t2 = time.perf_counter()
     numel = {k: int(full.tensor_numel(k).sum()) for k in full.names}
     kept = {k: int(sum(t.rows.numel() for i in sketch.inputs for t in i.tensors[k]))
@@ -88,6 +91,21 @@ def snr_table(rows, attr: str, bins, threshold_rho: float = 0.99) -> str:
                      f"{sum(r.spearman < threshold_rho for r in exact)} | "
                      f"{E._g(min(r.spearman for r in exact), 3)} | "
                      f"{E._g(float(np.median([r.rel_err_median for r in exact])))} |")
+    return "\n".join(lines)
+
+
+def seed_table(ok) -> str:
+    """Sketch rho < 0.99 against the full tensors' own rank agreement across model seeds."""
+    rows = [r for r in ok if not math.isnan(r.seed_rho)]
+    lines = ["| full tensors, seed 0 vs other seeds | combinations | sketch rho < 0.99 | "
+             "min sketch rho |", "|---|---:|---:|---:|"]
+    for label, sel in (("seed rho >= 0.99 (the architectures decide)",
+                        [r for r in rows if r.seed_rho >= 0.99]),
+                       ("seed rho < 0.99 (the initialisation decides)",
+                        [r for r in rows if r.seed_rho < 0.99])):
+        if sel:
+            lines.append(f"| {label} | {len(sel)} | {sum(r.spearman < 0.99 for r in sel)} | "
+                         f"{E._g(min(r.spearman for r in sel), 3)} |")
     return "\n".join(lines)
 
 
@@ -124,6 +142,12 @@ def section(rows, info, threshold: float) -> list[str]:
             f"{sum(r.spearman < 0.99 for r in decided)} with rho < 0.99. Below: "
             f"{len(excluded)}: " + "; ".join(f"{v} {k}" for k, v in why.most_common()) + ".",
             ""]
+    if any(not math.isnan(r.seed_rho) for r in ok):
+        out += ["Is the full tensors' ranking a property of the architectures? The same "
+                "architectures' full tensors with models initialised from other seeds (same "
+                "batch): *seed rho* is the smallest Spearman's rho between the full scores at "
+                "seed 0 and at another seed (combinations valid on both, and at every seed):",
+                "", seed_table(ok), ""]
     disagree = [r for r in rows if not r.agree]
     out.append(f"Validity differs between sketch and full: {len(disagree)} combination(s).")
     for r in disagree:
@@ -153,6 +177,9 @@ def main() -> None:
     parser.add_argument("--max-elements", type=int, default=DEFAULT_MAX_ELEMENTS)
     parser.add_argument("--min-rows", type=int, default=DEFAULT_MIN_ROWS)
     parser.add_argument("--noise-seeds", type=int, default=8)
+    parser.add_argument("--model-seeds", type=int, default=2,
+                        help="full captures with models from seeds 1..K: is a ranking a "
+                             "property of the architectures or of one initialisation?")
     parser.add_argument("--rank-snr", type=float, default=10.0,
                         help="the rank SNR from which a ranking counts as decided by the "
                              "tensors (as in tests/test_estimators.py)")
@@ -182,6 +209,8 @@ def main() -> None:
     low = sorted((r for r in ok if r.spearman < 0.99), key=lambda r: -r.rank_snr)
     print(f"\nrho < 0.99: {len(low)} of {len(ok)}; highest rank SNR among them:\n")
     print(E.markdown_rows(low[:15]))
+    print("\nAgainst other model seeds (both spaces):\n")
+    print(seed_table(ok))
 
     command = "python " + " ".join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]])
     doc = [
@@ -197,7 +226,8 @@ def main() -> None:
         "Made by `" + command + "` (`lpzero_gp.estimators`): FlexiBERT "
         f"`{args.flexibert_variant}` build (the `trained` build makes every layer SA-SDP, so "
         "SA / LT / DSC would not differ), MLM; GPT-2 `lts` build, CLM; batch "
-        f"{args.batch_size} x {args.seq_len} of real text (seed 0), models built with seed 0, "
+        f"{args.batch_size} x {args.seq_len} of real text (seed 0), models built with seed 0 "
+        f"(and, full tensors only, seeds 1..{args.model_seeds} for the seed rho), "
         f"sketch `max_elements={args.max_elements}`, `min_rows={args.min_rows}` (the defaults "
         "`DEFAULT_MAX_ELEMENTS`, `DEFAULT_MIN_ROWS`), sketch seed 0 compared with the full "
         f"tensors, seeds 1..{args.noise_seeds} measuring the sampling error; torch "
@@ -225,6 +255,15 @@ def main() -> None:
         "## Estimator table (both spaces)",
         "",
         table,
+        "",
+        "## The sketch against another initialisation (both spaces)",
+        "",
+        "A ranking the sketch gets wrong may not be the architectures' to begin with: the full "
+        "tensors of models initialised from other seeds (1.."
+        f"{args.model_seeds}, same batch) rank the same architectures; *seed rho* is the "
+        "smallest Spearman's rho between those full scores and the seed-0 ones.",
+        "",
+        seed_table(ok),
         "",
         "## Per space",
         "",

@@ -90,9 +90,15 @@ def test_kept_rows_are_rows_of_the_full_tensors_and_w_g_share_them(space, bench)
         for f, s in zip(full.tensors[name], sketch.tensors[name]):
             assert f.exact and (f.name, f.layer, f.n_rows) == (s.name, s.layer, s.n_rows)
             pos = choose_rows(f.n_rows, f.row_len, 64, 4, row_generator(
-                0, "W" if name == "G" else "WE" if name == "GE" else name, s.layer, s.name))
+                0, INPUTS[name].group, s.layer, s.name))
             expected = f.rows if pos is None else f.rows[pos]
             assert torch.equal(s.rows, expected), (name, s.name)
+        if INPUTS[name].transposes:  # XT: the same tensors as X, by whole columns
+            base = full.tensors[INPUTS[name].transposes]
+            assert [(t.name, t.layer, t.numel) for t in base] == \
+                [(t.name, t.layer, t.numel) for t in full.tensors[name]]
+            for f, t in zip(base, full.tensors[name]):
+                assert torch.equal(f.rows.t(), t.rows), (name, t.name)
 
 
 def test_several_taps_of_one_kind_are_separate_tensors(space, bench):

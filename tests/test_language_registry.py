@@ -103,7 +103,10 @@ def test_the_builtins_are_probed_before_the_first_evaluation(monkeypatch):
     from lpzero_gp import estimators
     from lpzero_gp.search import rps
     from lpzero_gp.language import interpret, registry
+    from lpzero_gp.language import primitive_set
     monkeypatch.setattr(registry, "_checked", False)
+    # languages loaded meanwhile hold the broken log: a cache of their own, dropped on undo
+    monkeypatch.setattr(primitive_set, "_CACHE", {})
     monkeypatch.setitem(REGISTRY, "log", _broken("log", fn=_log_in_place)["log"])
     tree = Proxy.parse("layer_mean(pool_mean(t_mean(log(abs(W)))))").tree
     bank = object()  # never read: the check comes first

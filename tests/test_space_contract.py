@@ -8,11 +8,11 @@ import torch
 from torch import nn
 
 from lpzero_gp import introspect, spaces
-from lpzero_gp.bank import INPUT_NAMES, MODEL_LAYER
+from lpzero_gp.bank import INPUT_NAMES, INPUTS, MODEL_LAYER
 from lpzero_gp.cache import code_fingerprint
 from lpzero_gp.capture import capture_inputs
 from lpzero_gp.spaces import Space, get_space, register_space, space_names
-from lpzero_gp.corpus import TOKENIZERS
+from lpzero_gp.corpus import _kind as tokenizer_kind
 
 NAMES = space_names()
 
@@ -29,7 +29,7 @@ def test_declared_members(name):
     assert space.variants and space.default_variant == space.variants[0]
     assert space.objectives and "sum" in space.objectives
     assert space.lm_objective is None or space.lm_objective in space.objectives
-    assert space.default_seq_len >= 4 and space.tokenizer in TOKENIZERS
+    assert space.default_seq_len >= 4 and tokenizer_kind(space.tokenizer).name == space.tokenizer
     assert all(isinstance(t, type) and issubclass(t, nn.Module) for t in space.norm_types)
     files = space.source_files()
     assert files and all(f.is_file() for f in files) and len(code_fingerprint(name)) == 16
@@ -70,7 +70,7 @@ def test_built_model_honours_the_contract(name, data_dir):
         sketches = inputs.tensors[kind]
         assert sketches, f"{name}: no {kind}"
         layers_seen = {s.layer for s in sketches}
-        if kind in ("WE", "GE", "AE"):
+        if INPUTS[kind].level == "model":
             assert layers_seen == {MODEL_LAYER}
         else:
             assert layers_seen == set(range(len(layers)))

@@ -22,6 +22,11 @@ WE     model   the embedding / output side's weight matrices (everything outside
                clusters, FlexiBERT's embedding projection), each tied matrix once
 GE     model   their gradients (same tensors, same kept rows)
 AE     model   the embedding output entering the first block; a row is one token
+XT     as X    **the transpose of input X** (WT, GT, AT, HT, ST, JT, WET, GET, AET): the same
+               tensors seen by columns; a row of XT is one whole column of X (an input
+               unit's fan-out of W, a channel over every token of A, the weights a key
+               receives from every query of S, ...), so row operations and row statistics
+               on XT are column operations and column statistics of X
 =====  ======  ============================================================================
 
 **The sketch.** A tensor of ``n_rows`` rows of length ``C`` keeps ``r = min(n_rows,
@@ -34,8 +39,11 @@ by the capture seed, the input, the layer and the tensor), each row whole. Hence
   of its mean over all rows, and sums and norms scale it by the full element count
   ``numel = n_rows * C``, so a proxy still sees how big a tensor is;
 - W and G keep the same rows, so ``mul(W, G)`` pairs each weight with its own gradient; two
-  inputs of different groups (A and H, S and J) are never paired: the language types them
-  apart. ``max_elements=None`` keeps every row (the full tensors, for estimator tests).
+  inputs of different groups (A and H, S and J, W and WT) are never paired: the language types
+  them apart. ``max_elements=None`` keeps every row (the full tensors, for estimator tests).
+- a transposed input XT is sketched the same way, by whole columns of X (its own draw: WT and
+  GT share theirs), so a column statistic is exact on every kept column, never estimated
+  from a sample of rows; a column extreme is the column's own.
 
 **Stacking.** :class:`InputBank` groups every kept row of one input, across all architectures,
 layers and tensors, into dense *blocks* of equal row length, with for each row the tensor it
@@ -69,9 +77,17 @@ class InputSpec:
     what: str
     row: str
     latex: str
+    transposes: str = ""   # XT: the input X whose columns are its rows
 
 
-INPUTS: dict[str, InputSpec] = {s.name: s for s in (
+def _transposed(s: InputSpec) -> InputSpec:
+    latex = (s.latex[:-1] + r"\top}" if s.latex.endswith("}") and "^" in s.latex
+             else s.latex + r"^{\top}")
+    return InputSpec(s.name + "T", s.group + "T", s.level, f"{s.what}, by columns",
+                     f"a column of {s.name}", latex, s.name)
+
+
+_BASE_INPUTS: dict[str, InputSpec] = {s.name: s for s in (
     InputSpec("A", "A", "layer", "FFN activations", "a token's channels", "A"),
     InputSpec("H", "H", "layer", "head (query) projections", "a token's channels", "H"),
     InputSpec("S", "S", "layer", "softmax maps, one tensor per head", "a query's weights",
@@ -87,6 +103,8 @@ INPUTS: dict[str, InputSpec] = {s.name: s for s in (
     InputSpec("AE", "AE", "model", "embedding output (first block's input)",
               "a token's hidden vector", r"A^{\mathrm{emb}}"),
 )}
+INPUTS: dict[str, InputSpec] = {**_BASE_INPUTS,
+                                **{t.name: t for t in map(_transposed, _BASE_INPUTS.values())}}
 INPUT_NAMES = tuple(INPUTS)
 LAYER_INPUTS = tuple(n for n, s in INPUTS.items() if s.level == "layer")
 MODEL_INPUTS = tuple(n for n, s in INPUTS.items() if s.level == "model")

@@ -21,8 +21,8 @@ import torch
 from torch import nn
 
 from . import introspect
-from .bank import (DEFAULT_MAX_ELEMENTS, DEFAULT_MIN_ROWS, INPUT_NAMES, MODEL_LAYER, Inputs,
-                   TensorSketch, kept_rows)
+from .bank import (DEFAULT_MAX_ELEMENTS, DEFAULT_MIN_ROWS, INPUT_NAMES, INPUTS, MODEL_LAYER,
+                   Inputs, TensorSketch, kept_rows)
 
 
 def row_generator(seed: int, *parts) -> torch.Generator:
@@ -138,36 +138,43 @@ class TensorCapture:
                     raise RuntimeError(f"layer {index} ({type(layer).__name__}) has no "
                                        f"Tap({kind!r}) that ran in the forward pass")
                 for name, rows in self._taps[index][kind]:
-                    out[kind].append(self._sketch(kind, index, name, rows))
+                    self._add(out, (kind,), index, name, (rows,))
             if not self._matrices[index]:
                 raise RuntimeError(f"layer {index} has no weight with ndim >= 2")
-            self._add_matrices(out, "W", "G", index, self._matrices[index])
+            self._add_matrices(out, ("W", "G"), index, self._matrices[index])
             hidden = self._layer_inputs[index]
-            out["J"].append(self._sketch("J", index, "input", self._input_grads[index]
-                                         .detach().reshape(-1, hidden.shape[-1])))
-        self._add_matrices(out, "WE", "GE", MODEL_LAYER, self._outside)
+            self._add(out, ("J",), index, "input",
+                      (self._input_grads[index].detach().reshape(-1, hidden.shape[-1]),))
+        self._add_matrices(out, ("WE", "GE"), MODEL_LAYER, self._outside)
         first = self._layer_inputs[0].detach()
-        out["AE"].append(self._sketch("AE", MODEL_LAYER, "embedding output",
-                                      first.reshape(-1, first.shape[-1])))
+        self._add(out, ("AE",), MODEL_LAYER, "embedding output",
+                  (first.reshape(-1, first.shape[-1]),))
         return Inputs(out, len(self.layers), dict(meta or {}))
 
-    def _add_matrices(self, out, w_name: str, g_name: str, layer: int, matrices) -> None:
+    def _add_matrices(self, out, keys: tuple[str, str], layer: int, matrices) -> None:
         for name, owner, param in matrices:
-            w = introspect.matrix_view(owner, param.detach(), name)
-            g = introspect.matrix_view(owner, self._grads[id(param)].detach(), name)
-            pos = choose_rows(w.shape[0], w.shape[1], self.max_elements, self.min_rows,
-                              row_generator(self.seed, w_name, layer, name))
-            for key, full in ((w_name, w), (g_name, g)):
-                kept = full if pos is None else full[pos]
-                out[key].append(TensorSketch(name, layer, kept.float().cpu().contiguous().clone(),
-                                             int(full.shape[0])))
+            self._add(out, keys, layer, name,
+                      (introspect.matrix_view(owner, param.detach(), name),
+                       introspect.matrix_view(owner, self._grads[id(param)].detach(), name)))
 
-    def _sketch(self, kind: str, layer: int, name: str, rows: torch.Tensor) -> TensorSketch:
-        pos = choose_rows(rows.shape[0], rows.shape[1], self.max_elements, self.min_rows,
-                          row_generator(self.seed, kind, layer, name))
-        kept = rows if pos is None else rows[pos]
-        return TensorSketch(name, layer, kept.float().cpu().contiguous().clone(),
-                            int(rows.shape[0]))
+    def _add(self, out, keys: tuple[str, ...], layer: int, name: str,
+             mats: tuple[torch.Tensor, ...]) -> None:
+        """Sketch the aligned (rows, row_len) matrices ``mats`` of inputs ``keys`` (one group:
+        the same kept rows) by rows, and their transposes (inputs ``key + "T"``) by columns."""
+        n, c = mats[0].shape
+        rows = choose_rows(n, c, self.max_elements, self.min_rows,
+                           row_generator(self.seed, keys[0], layer, name))
+        cols = choose_rows(c, n, self.max_elements, self.min_rows,
+                           row_generator(self.seed, keys[0] + "T", layer, name))
+        for key, full in zip(keys, mats):
+            kept = full if rows is None else full[rows]
+            out[key].append(_tensor(name, layer, kept, n))
+            kept = (full if cols is None else full[:, cols]).t()
+            out[key + "T"].append(_tensor(name, layer, kept, c))
+
+
+def _tensor(name: str, layer: int, kept: torch.Tensor, n_rows: int) -> TensorSketch:
+    return TensorSketch(name, layer, kept.float().cpu().contiguous().clone(), int(n_rows))
 
 
 def sketch(full: Inputs, max_elements: int | None = DEFAULT_MAX_ELEMENTS, seed: int = 0,
@@ -176,7 +183,7 @@ def sketch(full: Inputs, max_elements: int | None = DEFAULT_MAX_ELEMENTS, seed: 
     ``max_elements`` and ``seed`` keeps (the same rows, W and G alike)."""
     out = {}
     for name, items in full.tensors.items():
-        stream = {"G": "W", "GE": "WE"}.get(name, name)
+        stream = INPUTS[name].group
         kept = []
         for t in items:
             if not t.exact:

@@ -77,12 +77,12 @@ def _language(inputs: tuple[str, ...], names: tuple[str, ...]) -> Language:
 
 
 def estimator_language() -> Language:
-    """The ``default`` language's inputs with every registered primitive (weight 1 each).
+    """Every input (by rows and by columns: the ``columns`` language's) with every registered
+    primitive (weight 1 each).
 
     Built anew whenever the registry has grown (cached per registry content).
     """
-    default = load_language("default")
-    return _language(tuple(default.inputs), tuple(REGISTRY))
+    return _language(tuple(load_language("columns").inputs), tuple(REGISTRY))
 
 
 @dataclass(frozen=True)
@@ -311,14 +311,16 @@ def pick_gpt2(bench, n: int = 4) -> list:
 
 def capture_full_bank(space, records, batch_size: int, seq_len: int, seed: int = 0,
                       variant: str | None = None, objective: str | None = None,
-                      data_dir=None) -> InputBank:
-    """Every record's full tensors (``max_elements=None``) on one real-text batch."""
+                      data_dir=None, model_seed: int | None = None) -> InputBank:
+    """Every record's full tensors (``max_elements=None``) on one real-text batch (drawn with
+    ``seed``), the models initialised with ``model_seed`` (default ``seed``)."""
     from .capture import capture_inputs
     variant = variant or space.default_variant
     objective = objective or space.default_objective
     batch = space.make_batch(batch_size=batch_size, seq_len=seq_len, seed=seed,
                              objective=objective, data_dir=data_dir)
-    inputs = [capture_inputs(space.build(r, variant, seed=seed), batch, objective,
+    model_seed = seed if model_seed is None else model_seed
+    inputs = [capture_inputs(space.build(r, variant, seed=model_seed), batch, objective,
                              max_elements=None, seed=seed,
                              meta={"record": r.id, "variant": variant, "objective": objective,
                                    "batch": [batch_size, seq_len]}) for r in records]
@@ -366,6 +368,9 @@ class ComparisonRow:
     full_scores: np.ndarray
     sketch_scores: np.ndarray
     noise_scores: np.ndarray   # (K, N): the scores on the K noise sketches
+    seed_rho: float = math.nan  # min over other model seeds of Spearman(full, full at that
+                                # seed): how far the full tensors' own ranking is a property
+                                # of the architectures rather than of one initialisation
 
     @property
     def valid_both(self) -> bool:
@@ -405,14 +410,16 @@ def _ranks(x: np.ndarray) -> np.ndarray:
 def compare(full_bank: InputBank, sketch_bank: InputBank,
             formulas: Iterable | None = None, noise_banks: Sequence[InputBank] = (),
             full_results: dict[str, ProxyResult] | None = None,
-            arch_chunk: int | None = 1) -> list[ComparisonRow]:
+            arch_chunk: int | None = 1,
+            seed_banks: Sequence[InputBank] = ()) -> list[ComparisonRow]:
     """One :class:`ComparisonRow` per formula (default: every depth-2 formula of the bank's
     inputs) comparing ``sketch_bank`` with ``full_bank`` (same architectures, same order).
 
     ``noise_banks``: other sketches of the same tensors (other seeds) to measure the sampling
     error independently of ``sketch_bank``; ``full_results``: the full bank's results when
     already computed (:func:`evaluate_formulas`); ``arch_chunk``: architectures evaluated
-    at a time on the full bank."""
+    at a time on the full bank; ``seed_banks``: full banks of the same architectures with
+    models initialised from other seeds (``seed_rho``)."""
     if list(full_bank.record_ids) != list(sketch_bank.record_ids):
         raise ValueError("the full and sketch banks hold other architectures")
     for nb in noise_banks:
@@ -423,6 +430,10 @@ def compare(full_bank: InputBank, sketch_bank: InputBank,
             else evaluate_formulas(formulas, full_bank, arch_chunk=arch_chunk))
     sk = evaluate_formulas(formulas, sketch_bank)
     others = [evaluate_formulas(formulas, nb) for nb in noise_banks]
+    for sb in seed_banks:
+        if list(sb.record_ids) != list(full_bank.record_ids):
+            raise ValueError("a seed bank holds other architectures than the full bank")
+    reseeded = [evaluate_formulas(formulas, sb, arch_chunk=arch_chunk) for sb in seed_banks]
     rows = []
     for f in formulas:
         text = str(f)
@@ -452,11 +463,15 @@ def compare(full_bank: InputBank, sketch_bank: InputBank,
         else:
             snr = spread / noise
         rho = _spearman(fs, ss) if both.all() else math.nan
+        seed_rhos = [_spearman(fs, o[text].scores) for o in reseeded
+                     if np.isfinite(fs).all() and np.isfinite(o[text].scores).all()]
         rows.append(ComparisonRow(
             text, x, op, r, a.valid, b.valid, a.reason, b.reason,
             float(np.median(rel)) if rel.size else math.nan,
             float(np.max(rel)) if rel.size else math.nan,
-            rho, spread, noise, snr, source, bias, bias_t, rank_snr, fs, ss, noisy))
+            rho, spread, noise, snr, source, bias, bias_t, rank_snr, fs, ss, noisy,
+            float(np.min(seed_rhos)) if len(seed_rhos) == len(reseeded) and seed_rhos
+            else math.nan))
     return rows
 
 

@@ -13,7 +13,12 @@ import re
 import sys
 
 from ..errors import FormulaError
-from ..bank import INPUT_NAMES
+from ..bank import INPUT_NAMES, INPUTS
+
+# the inputs that share tensors and kept rows, in words: "W and G, WE and GE, ..."
+_ALIGNED = ", ".join(" and ".join(n for n, s in INPUTS.items() if s.group == g)
+                     for g in dict.fromkeys(s.group for s in INPUTS.values())
+                     if sum(s.group == g for s in INPUTS.values()) > 1)
 from .registry import REGISTRY
 from .types import Scalar, describe, is_each
 
@@ -136,8 +141,8 @@ class _Parser:
                 pairs, first, arg, base = "the values of two inputs tensor by tensor", "pool", \
                     ".", name[2:]
             return (f"type error: {name} pairs {pairs}, but it got {got}: "
-                    f"different inputs are not aligned (only W and G, and WE and GE, share "
-                    f"tensors and rows); {first} each first, e.g. l_{base}(pool_mean({arg}), "
+                    f"different inputs are not aligned (only {_ALIGNED} share tensors and "
+                    f"rows); {first} each first, e.g. l_{base}(pool_mean({arg}), "
                     f"pool_mean({arg}))")
         wanted = " or ".join(
             "(" + ", ".join(describe(t) for t in v.args) + ")"
