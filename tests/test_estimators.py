@@ -178,10 +178,11 @@ def test_evaluate_formulas_is_proxy_evaluate(cases):
         whole = E.evaluate_formulas(case.formulas, case.sketch)
         chunked = E.evaluate_formulas(case.formulas, case.sketch, arch_chunk=3)  # + dedup
         for f in case.formulas:
-            # equal to rounding: torch sums a long row (a column of an embedding table, WET:
-            # 30,522 elements) in a blocking that depends on how many rows its block holds
+            # equal to float32 rounding: torch sums a long float32 row (a column of an
+            # embedding table, WET: 30,522 elements) in a blocking that depends on how many
+            # rows its block holds
             np.testing.assert_allclose(chunked[f.text].scores, whole[f.text].scores,
-                                       rtol=1e-12, atol=0, err_msg=f.text)
+                                       rtol=1e-6, atol=0, err_msg=f.text)
             assert whole[f.text].valid == chunked[f.text].valid, f.text
         for f in case.formulas[::23]:
             ref = Proxy.parse(f.text, language).evaluate(case.sketch)
@@ -239,7 +240,8 @@ def test_validity_agrees_between_sketch_and_full_except_pinned_cases(cases):
                 # constant on the sketch only: every kept row gives the same value; the full
                 # score varies, but not beyond the sketch's noise
                 assert r.valid_full and r.reason_sketch == "constant across architectures"
-                assert np.ptp(r.sketch_scores) == 0, r.formula
+                assert np.ptp(r.sketch_scores) <= \
+                    CONSTANT_RTOL * np.abs(r.sketch_scores).max(), r.formula
                 assert r.snr < RANK_SNR and r.rank_snr < RANK_SNR, r.formula
 
 
