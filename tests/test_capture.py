@@ -130,6 +130,22 @@ def test_same_seed_same_capture_other_seed_differs(space, bench):
     assert not a.inputs[0].equal(c.inputs[0])
 
 
+def test_worker_captures_arrive_whole_and_hold_no_shared_memory(space, bench):
+    # a tensor sent back from a worker as such lives in shared memory with an open file per
+    # tensor: a 350-record capture ran out of file descriptors; the inputs travel as bytes
+    from lpzero_gp.engine import make_engine
+    records = list(bench.records[:3])
+    settings = CaptureSettings(seed=0, **SMALL)
+    here = collect_inputs(space, records, settings, cache=False, progress=False)
+    with make_engine("local", workers=2) as engine:
+        there = collect_inputs(space, records, settings, cache=False, progress=False,
+                               engine=engine)
+    assert all(a.equal(b) for a, b in zip(here.inputs, there.inputs))
+    assert [i.meta for i in here.inputs] == [i.meta for i in there.inputs]
+    assert not any(t.rows.is_shared() for i in there.inputs for ts in i.tensors.values()
+                   for t in ts)
+
+
 def test_cache_reload_equals_fresh_capture(space, bench, tmp_path):
     records = list(bench.records[:3])
     settings = CaptureSettings(seed=0, **SMALL)

@@ -189,6 +189,21 @@ class Inputs:
                 "names": [t.name for t in items]}
         return {"tensors": out, "n_layers": self.n_layers}
 
+    def to_bytes(self) -> bytes:
+        """The inputs (float32) and their meta as bytes, to send from a worker process: a
+        tensor sent as such would travel by shared memory and hold one open file per tensor
+        for as long as it lives (hundreds per architecture)."""
+        import io
+        buf = io.BytesIO()
+        torch.save({"data": self.to_blob(), "meta": self.meta}, buf)
+        return buf.getvalue()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> "Inputs":
+        import io
+        blob = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+        return cls.from_blob(blob["data"], blob["meta"])
+
     @classmethod
     def from_blob(cls, blob: dict, meta: dict | None = None) -> "Inputs":
         tensors = {}

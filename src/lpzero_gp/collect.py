@@ -135,10 +135,11 @@ def collect_inputs(space, records: Sequence[Record], settings: CaptureSettings |
         try:
             batch = runner.put((space, settings, make_space_batch(space, settings, data_dir,
                                                                  records)))
-            for index, (inputs, elapsed, error) in runner.as_completed(
+            for index, (packed, elapsed, error) in runner.as_completed(
                     _capture_task, [records[i] for i in todo], shared=batch,
                     resources=Resources(num_cpus=1)):
                 record = records[todo[index]]
+                inputs = None if packed is None else Inputs.from_bytes(packed)
                 if error is not None:
                     if isinstance(error, LpzeroError):
                         raise error
@@ -173,8 +174,8 @@ def collect_inputs(space, records: Sequence[Record], settings: CaptureSettings |
 
 
 def _capture_task(shared, record: Record):
-    """One engine task: ``(inputs, seconds, None)``, or ``(None, 0, error)`` when the capture
-    failed (the driver names the record)."""
+    """One engine task: ``(inputs as bytes, seconds, None)`` (:meth:`Inputs.to_bytes`), or
+    ``(None, 0, error)`` when the capture failed (the driver names the record)."""
     space, settings, batch = shared
     start = time.perf_counter()
     try:
@@ -183,4 +184,4 @@ def _capture_task(shared, record: Record):
         return None, 0.0, exc
     except Exception as exc:  # noqa: BLE001 - reported by the driver, naming the record
         return None, 0.0, f"{type(exc).__name__}: {exc}"
-    return inputs, time.perf_counter() - start, None
+    return inputs.to_bytes(), time.perf_counter() - start, None
