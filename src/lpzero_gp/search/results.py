@@ -225,6 +225,37 @@ def _csv_cell(value):
     return value
 
 
+def evaluation_counts(outcomes: Sequence) -> dict:
+    """How many of a search's evaluated formulas (its memo's outcomes) were pruned, invalid,
+    errors and valid, and the total."""
+    return {"total": len(outcomes), "pruned": sum(o.status == "pruned" for o in outcomes),
+            "invalid": sum(o.status == "invalid" for o in outcomes),
+            "errors": sum(o.status == "error" for o in outcomes),
+            "valid": sum(o.status == "valid" for o in outcomes)}
+
+
+def write_run_logs(out: Path, evolution, cfg, plot_title: str) -> None:
+    """The files of a finished ``evolution``'s course: ``rps.json`` (firings per rule of
+    ``cfg``'s RPS), ``log.jsonl`` and ``log.csv`` (one row per generation),
+    ``evaluations.jsonl`` (the memo) and ``fitness.png`` (titled ``plot_title``)."""
+    from ..report import fitness_plot
+    from .rps import rule_names as rps_rule_names
+    rule_names = rps_rule_names(cfg.absolute)
+    write_json(out / "rps.json", {"enabled": cfg.rps, "rules": rule_names,
+                                  "counts": {r: evolution.rps_counts.get(r, 0)
+                                             for r in rule_names}})
+    write_jsonl(out / "log.jsonl", evolution.log)
+    write_text(out / "log.csv", log_csv_text(evolution.log, rule_names))
+    write_jsonl(out / "evaluations.jsonl", [o.as_dict() for o in evolution.memo.values()])
+    plot_rows = [{**r, "best": _nan(r["best"]), "median": _nan(r["median"])}
+                 for r in evolution.log]
+    fitness_plot(plot_rows, out / "fitness.png", title=plot_title)
+
+
+def _nan(value):
+    return float("nan") if value is None else value
+
+
 def versions() -> dict:
     import deap
     import torch
