@@ -45,7 +45,7 @@ from .evaluate import (AGGREGATE_FUNCTIONS, EvaluationPool, EvaluatorSpec,
 from .fitness import config_fitness, descriptor_name, record_arrays
 from .loop import Evolution
 from .provenance import git_commit, provenance
-from .results import (HEADLINE_SPLIT, REPORT_ORDER, SPLITS, choose_final, descriptor_figures,
+from .results import (HEADLINE_SPLIT, SPLITS, FoundText, choose_final, descriptor_figures,
                       evaluation_counts, flat_figures, proxy_scores, published_figures,
                       split_figures, versions, write_json, write_run_logs, write_text)
 from .split import Split, make_split
@@ -295,7 +295,7 @@ def finish_spaces(out: Path, evolution: Evolution, spaces: dict, cfg, prov: dict
 
 
 @dataclass
-class MultiSearchResult:
+class MultiSearchResult(FoundText):
     """A finished search over several spaces. ``figures``: the aggregate figures per split;
     ``per_space``: space -> the found proxy's figures per split; ``baselines``: space ->
     descriptor -> figures per split; the rest as in :class:`~.results.SearchResult`."""
@@ -320,41 +320,19 @@ class MultiSearchResult:
         """space -> the found proxy's figures on that space's test split."""
         return {name: figures[HEADLINE_SPLIT] for name, figures in self.per_space.items()}
 
-    @property
-    def formula(self) -> str:
-        return str(self.found)
-
-    def latex(self) -> str:
-        return self.found.latex(simplify=True)
-
     def summary(self) -> str:
         """The text ``lpzero-gp search --spaces`` prints at the end."""
-        def fmt(v):
-            return "   --" if v is None else f"{v:+.3f}"
-
-        lines = [f"found    {self.found}",
-                 f"latex    {self.latex()}",
-                 f"spaces   {', '.join(self.spaces)}; fitness: the {self.aggregate} over the "
-                 f"spaces; evaluations: {self.evaluations.get('total', 0)} "
-                 f"({self.evaluations.get('pruned', 0)} pruned by RPS, "
-                 f"{self.evaluations.get('invalid', 0)} invalid); {self.seconds:.1f} s of search",
-                 "", f"held out: each space's {HEADLINE_SPLIT} split, read by no part of the "
-                     f"search",
-                 f"{'':12s}{'':34s}{'split':>11s}{'n':>6s}{'tau':>8s}{'rho':>8s}"]
+        lines = self._head_lines() + [
+            f"spaces   {', '.join(self.spaces)}; fitness: the {self.aggregate} over the "
+            f"spaces; {self._effort()}",
+            "", f"held out: each space's {HEADLINE_SPLIT} split, read by no part of the search",
+            f"{'':12s}{'':34s}{'split':>11s}{'n':>6s}{'tau':>8s}{'rho':>8s}"]
         for space in self.spaces:
             rows = [("found proxy", self.per_space[space])]
             rows += [(f"descriptor: {n}", f) for n, f in self.baselines[space].items()]
-            for name, per_split in rows:
-                for part in REPORT_ORDER:
-                    f = per_split[part]
-                    lines.append(f"{space:12s}{name:34s}{part:>11s}{f['n']:6d}"
-                                 f"{fmt(f['kendall_tau']):>8s}{fmt(f['spearman_rho']):>8s}"
-                                 + (f"   ({f['reason']})" if f.get("reason") else ""))
+            lines += self._figure_lines(rows, lead=f"{space:12s}")
         lines.append(f"\nresults in {self.out}")
         return "\n".join(lines)
-
-    def _repr_markdown_(self) -> str:
-        return f"```\n{self.summary()}\n```"
 
 
 def held_out_markdown(found: dict) -> str:

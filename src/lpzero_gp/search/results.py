@@ -268,8 +268,50 @@ def versions() -> dict:
 # -- the result ------------------------------------------------------------------------------
 
 
+def _signed(value) -> str:
+    return "   --" if value is None else f"{value:+.3f}"
+
+
+class FoundText:
+    """The text of a finished search's result (:class:`SearchResult`,
+    :class:`.multi.MultiSearchResult`) about its ``found`` proxy, its ``evaluations``,
+    ``seconds`` and ``out``."""
+
+    @property
+    def formula(self) -> str:
+        return str(self.found)
+
+    def latex(self) -> str:
+        return self.found.latex(simplify=True)
+
+    def _head_lines(self) -> list[str]:
+        return [f"found    {self.found}", f"latex    {self.latex()}"]
+
+    def _effort(self) -> str:
+        return (f"evaluations: {self.evaluations.get('total', 0)} "
+                f"({self.evaluations.get('pruned', 0)} pruned by RPS, "
+                f"{self.evaluations.get('invalid', 0)} invalid); "
+                f"{self.seconds:.1f} s of search")
+
+    @staticmethod
+    def _figure_lines(rows, lead: str = "") -> list[str]:
+        """One line per (scorer name, figures per split) of ``rows`` and split, in
+        :data:`REPORT_ORDER`, after ``lead``."""
+        lines = []
+        for name, per_split in rows:
+            for split_name in REPORT_ORDER:
+                f = per_split[split_name]
+                lines.append(f"{lead}{name:34s}{split_name:>11s}{f['n']:6d}"
+                             f"{_signed(f['kendall_tau']):>8s}{_signed(f['spearman_rho']):>8s}"
+                             + (f"   ({f['reason']})" if f.get("reason") else ""))
+        return lines
+
+    def _repr_markdown_(self) -> str:
+        return f"```\n{self.summary()}\n```"
+
+
 @dataclass
-class SearchResult:
+class SearchResult(FoundText):
     """A finished search: where its files are, and what it found.
 
     ``found``: the chosen :class:`Proxy` (its ``figures`` set); ``figures``: the found proxy's
@@ -298,44 +340,23 @@ class SearchResult:
         """The found proxy's figures on the test split, which no part of the search read."""
         return self.figures[HEADLINE_SPLIT]
 
-    @property
-    def formula(self) -> str:
-        return str(self.found)
-
-    def latex(self) -> str:
-        return self.found.latex(simplify=True)
-
     def summary(self) -> str:
         """The text ``lpzero-gp search`` prints at the end."""
-        def fmt(v):
-            return "   --" if v is None else f"{v:+.3f}"
-
-        lines = [f"found    {self.found}",
-                 f"latex    {self.latex()}",
-                 f"language {self.found.language.name}; hall of fame: {len(self.hall_of_fame)}; "
-                 f"evaluations: {self.evaluations.get('total', 0)} "
-                 f"({self.evaluations.get('pruned', 0)} pruned by RPS, "
-                 f"{self.evaluations.get('invalid', 0)} invalid); "
-                 f"{self.seconds:.1f} s of search",
-                 "",
-                 f"held out: the {HEADLINE_SPLIT} split ({self.held_out['n']} records), "
-                 f"read by no part of the search",
-                 f"{'':34s}{'split':>11s}{'n':>6s}{'tau':>8s}{'rho':>8s}"]
+        lines = self._head_lines() + [
+            f"language {self.found.language.name}; hall of fame: {len(self.hall_of_fame)}; "
+            f"{self._effort()}",
+            "",
+            f"held out: the {HEADLINE_SPLIT} split ({self.held_out['n']} records), "
+            f"read by no part of the search",
+            f"{'':34s}{'split':>11s}{'n':>6s}{'tau':>8s}{'rho':>8s}"]
         rows = [("found proxy", self.figures)]
         rows += [(f"descriptor: {name}", per_split) for name, per_split in self.baselines.items()]
-        for name, per_split in rows:
-            for split_name in REPORT_ORDER:
-                f = per_split[split_name]
-                lines.append(f"{name:34s}{split_name:>11s}{f['n']:6d}"
-                             f"{fmt(f['kendall_tau']):>8s}{fmt(f['spearman_rho']):>8s}"
-                             + (f"   ({f['reason']})" if f.get("reason") else ""))
+        lines += self._figure_lines(rows)
         if self.published:
             p = self.published
             bars = "|.|" if p.get("absolute") else ""
             lines.append(f"{p['name'] + (' ' + bars if bars else ''):34s}{'(their set)':>11s}"
-                         f"{p['n']:6d}{fmt(p['kendall_tau']):>8s}{fmt(p['spearman_rho']):>8s}")
+                         f"{p['n']:6d}{_signed(p['kendall_tau']):>8s}"
+                         f"{_signed(p['spearman_rho']):>8s}")
         lines.append(f"\nresults in {self.out}")
         return "\n".join(lines)
-
-    def _repr_markdown_(self) -> str:
-        return f"```\n{self.summary()}\n```"
