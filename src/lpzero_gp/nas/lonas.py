@@ -308,6 +308,15 @@ class Pipeline:
         model.load_state_dict(load_file(str(path)), strict=True)
         return model.activate(model.supernet_arch).eval()
 
+    def _train_from(self, checkpoint: Path, seed: int, train, settings: TrainSettings, what):
+        """The super-network of ``checkpoint`` and ``train``'s result on it, run with torch's
+        global generator seeded with ``seed`` (restored after)."""
+        model = self._load_model(checkpoint)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            return model, train(model, what, settings, self.streams()[0], self.val(settings),
+                                seed)
+
     def _log(self, text: str) -> None:
         if self.progress:
             print(f"[lonas {time.strftime('%H:%M:%S')}] {text}", flush=True)
@@ -384,11 +393,8 @@ class Pipeline:
         self._log(f"seed {seed}: LoRA tuning, {cfg.lora_tune.steps} steps, a random "
                   f"sub-network per step")
         start = time.perf_counter()
-        model = self._load_model(self.out / "pretrain" / "supernet.safetensors")
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            result = lora_tune(model, self.preset, cfg.lora_tune, self.streams()[0],
-                               self.val(cfg.lora_tune), seed)
+        model, result = self._train_from(self.out / "pretrain" / "supernet.safetensors", seed,
+                                         lora_tune, cfg.lora_tune, self.preset)
         self._save_model(model, folder / "supernet.safetensors")
         self._write(folder / "result.json", {"seed": seed, **result,
                                              "wall_s": time.perf_counter() - start})
@@ -453,11 +459,8 @@ class Pipeline:
         self._log(f"seed {seed}: fine-tuning the {picker} pick, FFN {list(arch.ffn)}, "
                   f"{cfg.finetune.steps} steps")
         start = time.perf_counter()
-        model = self._load_model(self.out / f"seed{seed}" / "lora_tune" / "supernet.safetensors")
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            result = finetune(model, arch, cfg.finetune, self.streams()[0],
-                              self.val(cfg.finetune), seed)
+        _, result = self._train_from(self.out / f"seed{seed}" / "lora_tune" /
+                                     "supernet.safetensors", seed, finetune, cfg.finetune, arch)
         self._write(path, {"seed": seed, "arch": arch.to_dict(), **result,
                            "wall_s": time.perf_counter() - start})
         return True

@@ -31,8 +31,8 @@ from .fitness import SIZE_OBJECTIVE, config_fitness, descriptor_name, record_arr
 from .loop import Evolution
 from .provenance import git_commit, provenance
 from .results import (HEADLINE_SPLIT, SPLITS, published_figures, SearchResult, choose_final,
-                      descriptor_figures, flat_figures, log_csv_text, proxy_scores,
-                      split_figures, versions, write_json, write_jsonl, write_text)
+                      descriptor_figures, evaluation_counts, flat_figures, proxy_scores,
+                      split_figures, versions, write_json, write_run_logs)
 from .split import Split, make_split
 
 
@@ -244,7 +244,7 @@ def finish(out: Path, evolution: Evolution, bank, split: Split, space, bench,
     """Figures per split for the hall of fame, the chosen proxy, and every result file.
     ``prov``: the run's provenance block (:func:`.provenance.provenance`), completed here with
     the number of evaluations and written to ``found.json`` and ``config.json``."""
-    from ..report import fitness_plot, proxy_scatter
+    from ..report import proxy_scatter
     lang = evolution.language
     quality = np.asarray(bank.quality, dtype=np.float64)
     descriptor, depth = record_arrays(cfg, space, bench.records, list(bank.record_ids))
@@ -293,12 +293,7 @@ def finish(out: Path, evolution: Evolution, bank, split: Split, space, bench,
 
     baselines = descriptor_figures(space, bench.records, split, cfg.statistic, cfg.absolute)
     published = published_figures(space)
-    memo = list(evolution.memo.values())
-    counts = {"total": len(memo), "pruned": sum(o.status == "pruned" for o in memo),
-              "invalid": sum(o.status == "invalid" for o in memo),
-              "errors": sum(o.status == "error" for o in memo),
-              "valid": sum(o.status == "valid" for o in memo)}
-    rule_names = _rule_names(cfg)
+    counts = evaluation_counts(list(evolution.memo.values()))
     prov = {**(prov or {}), "evaluations": counts}
     config = _load_config(out)
     write_json(out / "config.json", {**config, "provenance": prov})
@@ -321,16 +316,7 @@ def finish(out: Path, evolution: Evolution, bank, split: Split, space, bench,
                                     "split_figures": figures, "provenance": prov})
     write_json(out / "baselines.json", {"splits": list(SPLITS), "headline_split": HEADLINE_SPLIT,
                                         "descriptors": baselines, "published": published})
-    write_json(out / "rps.json", {"enabled": cfg.rps, "rules": rule_names,
-                                  "counts": {r: evolution.rps_counts.get(r, 0)
-                                             for r in rule_names}})
-    write_jsonl(out / "log.jsonl", evolution.log)
-    write_text(out / "log.csv", log_csv_text(evolution.log, rule_names))
-    write_jsonl(out / "evaluations.jsonl", [o.as_dict() for o in memo])
-    plot_rows = [{**r, "best": _nan(r["best"]), "median": _nan(r["median"])}
-                 for r in evolution.log]
-    fitness_plot(plot_rows, out / "fitness.png",
-                 title=f"{cfg.space}: {cfg.fitness} on the search split")
+    write_run_logs(out, evolution, cfg, f"{cfg.space}: {cfg.fitness} on the search split")
     finite = np.isfinite(found_scores)
     proxy_scatter(found_scores[finite], quality[finite], out / "found_scatter.png",
                   title=f"{found} (all {int(finite.sum())} records)"[:110],
@@ -340,15 +326,6 @@ def finish(out: Path, evolution: Evolution, bank, split: Split, space, bench,
                         rps_counts=dict(evolution.rps_counts), baselines=baselines,
                         published=published, config={**config, "provenance": prov},
                         seconds=evolution.elapsed, evaluations=counts, provenance=prov)
-
-
-def _rule_names(cfg: SearchConfig) -> list[str]:
-    from .rps import rule_names
-    return rule_names(cfg.absolute)
-
-
-def _nan(value):
-    return float("nan") if value is None else value
 
 
 def _load_config(out: Path) -> dict:

@@ -20,7 +20,6 @@ need no capture; the test split chooses nothing).
 """
 from __future__ import annotations
 
-import argparse
 import json
 import math
 from pathlib import Path
@@ -29,10 +28,10 @@ import numpy as np
 from scipy import stats as _stats
 
 from ..baselines.descriptors import descriptor_label, descriptor_scores
-from ..errors import ConfigError, LpzeroError
+from ..errors import ConfigError
 from ..locations import experiments_dir
 from ..metrics import bootstrap_ci, correlations, paired_bootstrap, spearman_rho
-from ..spaces import get_space, space_names
+from ..spaces import get_space
 from .provenance import git_commit
 
 
@@ -227,24 +226,14 @@ def markdown(result: dict) -> str:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--space", required=True, choices=space_names())
-    parser.add_argument("--descriptor", help="the descriptor to combine with (default: the "
-                        "found files' own, else the best on the validation split)")
-    parser.add_argument("--out", help="folder for combination.json / .md (default: the "
-                        "experiment folder)")
-    parser.add_argument("--n-boot", type=int, default=1000)
-    args = parser.parse_args(argv)
-    try:
-        out = Path(args.out or experiments_dir() / args.space)
-        result = combination(args.space, descriptor=args.descriptor, n_boot=args.n_boot)
-    except LpzeroError as exc:
-        parser.exit(2, f"{parser.prog}: error: {exc}\n")
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "combination.json").write_text(json.dumps(result, indent=1))
-    (out / "combination.md").write_text(markdown(result))
-    print(markdown(result))
-    return 0
+    from .held_out import table_main
+
+    def add_arguments(parser):
+        parser.add_argument("--descriptor", help="the descriptor to combine with (default: the "
+                            "found files' own, else the best on the validation split)")
+    return table_main(argv, __doc__.splitlines()[0], "combination",
+                      lambda args: combination(args.space, descriptor=args.descriptor,
+                                               n_boot=args.n_boot), markdown, add_arguments)
 
 
 if __name__ == "__main__":

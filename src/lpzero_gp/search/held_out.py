@@ -119,23 +119,35 @@ def markdown(result: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def table_main(argv, description: str, name: str, make, markdown, add_arguments=None) -> int:
+    """The command of a table on a space's test split: ``--space``, the options
+    ``add_arguments(parser)`` adds, ``--out`` (the folder for ``<name>.json`` / ``.md``,
+    default the experiment folder) and ``--n-boot``; ``make(args)`` computes the result,
+    ``markdown(result)`` its table, which is written and printed. An :class:`LpzeroError`
+    exits with status 2 and its message."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--space", required=True, choices=space_names())
-    parser.add_argument("--out", help="folder for held_out.json / .md (default: the "
+    if add_arguments is not None:
+        add_arguments(parser)
+    parser.add_argument("--out", help=f"folder for {name}.json / .md (default: the "
                         "experiment folder)")
     parser.add_argument("--n-boot", type=int, default=1000)
     args = parser.parse_args(argv)
     try:
         out = Path(args.out or experiments_dir() / args.space)
-        result = held_out(args.space, n_boot=args.n_boot)
+        result = make(args)
     except LpzeroError as exc:
         parser.exit(2, f"{parser.prog}: error: {exc}\n")
     out.mkdir(parents=True, exist_ok=True)
-    (out / "held_out.json").write_text(json.dumps(result, indent=1))
-    (out / "held_out.md").write_text(markdown(result))
+    (out / f"{name}.json").write_text(json.dumps(result, indent=1))
+    (out / f"{name}.md").write_text(markdown(result))
     print(markdown(result))
     return 0
+
+
+def main(argv=None) -> int:
+    return table_main(argv, __doc__.splitlines()[0], "held_out",
+                      lambda args: held_out(args.space, n_boot=args.n_boot), markdown)
 
 
 if __name__ == "__main__":

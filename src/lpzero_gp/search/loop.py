@@ -221,7 +221,12 @@ class Evolution:
             copy = self._individual(e)
             copy.fitness.values = e.fitness.values
             new.append(copy)
-        seen = {canonical(ind, self.language) for ind in new}
+        return self._fill(new, {canonical(ind, self.language) for ind in new})
+
+    def _fill(self, new: list, seen: set[str]) -> list:
+        """``new`` topped up to ``population`` individuals with offspring of the population
+        (with ``unique_offspring``, none whose formula is in ``seen``, which grows)."""
+        cfg = self.config
         while len(new) < cfg.population:
             for child in self._vary_once(self.population):
                 if len(new) >= cfg.population:
@@ -247,27 +252,42 @@ class Evolution:
     def _record(self, counts: dict, seconds: float) -> dict:
         valid = [ind.fitness.values[1] for ind in self.population if is_valid(ind)]
         best = min(self.population, key=sort_key)
+        return self._log_row(valid, statistics.median(valid) if valid else None,
+                             str(best) if valid else None, counts, seconds)
+
+    def _log_row(self, fits: list, median, best_formula: str | None, counts: dict,
+                 seconds: float, **extra) -> dict:
+        """Append and return the log row of this generation: its valid formulas' fitness
+        ``fits``, their ``median``, the best formula, the ``extra`` figures of the loop, the
+        evaluation ``counts`` and its ``seconds``."""
         row = {"generation": self.generation,
-               "best": max(valid) if valid else None,
-               "median": statistics.median(valid) if valid else None,
-               "valid": len(valid),
-               "invalid_rate": 1.0 - len(valid) / len(self.population),
+               "best": max(fits) if fits else None,
+               "median": median,
+               "valid": len(fits),
+               "invalid_rate": 1.0 - len(fits) / len(self.population),
+               **extra,
                **counts,
                "seconds": round(seconds, 4),
-               "best_formula": str(best) if valid else None}
+               "best_formula": best_formula}
         self.log.append(row)
         return row
 
-    def step(self) -> dict:
-        """Run one generation (the initial one first); checkpoint; return its log row."""
-        start = time.perf_counter()
-        self.generation += 1
+    def _generation(self) -> dict:
+        """Make and evaluate generation ``self.generation``'s population (the initial one
+        first); return the evaluation counts for the log."""
         if self.generation == 0:
             self.population = self._initial_population()
         else:
             self.population = self._breed()
         counts = self._evaluate(self.population)
         self.hall_of_fame.update(self.population)
+        return counts
+
+    def step(self) -> dict:
+        """Run one generation (:meth:`_generation`); checkpoint; return its log row."""
+        start = time.perf_counter()
+        self.generation += 1
+        counts = self._generation()
         seconds = time.perf_counter() - start
         self.elapsed += seconds
         row = self._record(counts, seconds)

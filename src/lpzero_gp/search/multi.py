@@ -45,9 +45,9 @@ from .evaluate import (AGGREGATE_FUNCTIONS, EvaluationPool, EvaluatorSpec,
 from .fitness import config_fitness, descriptor_name, record_arrays
 from .loop import Evolution
 from .provenance import git_commit, provenance
-from .results import (HEADLINE_SPLIT, REPORT_ORDER, SPLITS, choose_final, descriptor_figures,
-                      flat_figures, log_csv_text, proxy_scores, published_figures,
-                      split_figures, versions, write_json, write_jsonl, write_text)
+from .results import (HEADLINE_SPLIT, SPLITS, FoundText, choose_final, descriptor_figures,
+                      evaluation_counts, flat_figures, proxy_scores, published_figures,
+                      split_figures, versions, write_json, write_run_logs, write_text)
 from .split import Split, make_split
 
 # the figures of a proxy the aggregate summarises over spaces
@@ -207,7 +207,7 @@ def finish_spaces(out: Path, evolution: Evolution, spaces: dict, cfg, prov: dict
                   ) -> "MultiSearchResult":
     """Figures per space and split for the hall of fame, the choice on validation, and every
     result file (see the module docstring)."""
-    from ..report import fitness_plot, proxy_scatter
+    from ..report import proxy_scatter
     lang = evolution.language
     fits = {name: config_fitness(cfg, cfg.fitness, d.descriptor, d.depth)
             for name, d in spaces.items()}
@@ -261,14 +261,10 @@ def finish_spaces(out: Path, evolution: Evolution, spaces: dict, cfg, prov: dict
                                                 for k in HELD_OUT_KEYS}
                                          for desc, figs in baselines[name].items()}},
             "descriptors": baselines[name]}
-    memo = list(evolution.memo.values())
-    counts = {"total": len(memo), "pruned": sum(o.status == "pruned" for o in memo),
-              "invalid": sum(o.status == "invalid" for o in memo),
-              "errors": sum(o.status == "error" for o in memo),
-              "valid": sum(o.status == "valid" for o in memo)}
+    counts = evaluation_counts(list(evolution.memo.values()))
     prov = {**prov, "evaluations": counts}
-    import json
-    config = json.loads((out / "config.json").read_text())
+    from .api import _load_config
+    config = _load_config(out)
     write_json(out / "config.json", {**config, "provenance": prov})
     selected_on = "validation" if has_validation else "search"
     write_json(out / "hall_of_fame.json", {"chosen": chosen + 1, **fitness_block,
@@ -281,19 +277,8 @@ def finish_spaces(out: Path, evolution: Evolution, spaces: dict, cfg, prov: dict
                                     "provenance": prov})
     write_json(out / "baselines.json", {"splits": list(SPLITS), "headline_split": HEADLINE_SPLIT,
                                         "descriptors": baselines, "published": published})
-    from .api import _rule_names
-    rule_names = _rule_names(cfg)
-    write_json(out / "rps.json", {"enabled": cfg.rps, "rules": rule_names,
-                                  "counts": {r: evolution.rps_counts.get(r, 0)
-                                             for r in rule_names}})
-    write_jsonl(out / "log.jsonl", evolution.log)
-    write_text(out / "log.csv", log_csv_text(evolution.log, rule_names))
-    write_jsonl(out / "evaluations.jsonl", [o.as_dict() for o in memo])
-    plot_rows = [{**r, "best": _nan(r["best"]), "median": _nan(r["median"])}
-                 for r in evolution.log]
-    fitness_plot(plot_rows, out / "fitness.png",
-                 title=f"{spaces_label(cfg.spaces)}: {cfg.aggregate} of {cfg.fitness} over "
-                       f"the spaces' search splits")
+    write_run_logs(out, evolution, cfg, f"{spaces_label(cfg.spaces)}: {cfg.aggregate} of "
+                                        f"{cfg.fitness} over the spaces' search splits")
     for name, d in spaces.items():
         s = found_scores[name]
         finite = np.isfinite(s)
@@ -309,12 +294,8 @@ def finish_spaces(out: Path, evolution: Evolution, spaces: dict, cfg, prov: dict
                              seconds=evolution.elapsed, evaluations=counts, provenance=prov)
 
 
-def _nan(value):
-    return float("nan") if value is None else value
-
-
 @dataclass
-class MultiSearchResult:
+class MultiSearchResult(FoundText):
     """A finished search over several spaces. ``figures``: the aggregate figures per split;
     ``per_space``: space -> the found proxy's figures per split; ``baselines``: space ->
     descriptor -> figures per split; the rest as in :class:`~.results.SearchResult`."""
@@ -339,41 +320,19 @@ class MultiSearchResult:
         """space -> the found proxy's figures on that space's test split."""
         return {name: figures[HEADLINE_SPLIT] for name, figures in self.per_space.items()}
 
-    @property
-    def formula(self) -> str:
-        return str(self.found)
-
-    def latex(self) -> str:
-        return self.found.latex(simplify=True)
-
     def summary(self) -> str:
         """The text ``lpzero-gp search --spaces`` prints at the end."""
-        def fmt(v):
-            return "   --" if v is None else f"{v:+.3f}"
-
-        lines = [f"found    {self.found}",
-                 f"latex    {self.latex()}",
-                 f"spaces   {', '.join(self.spaces)}; fitness: the {self.aggregate} over the "
-                 f"spaces; evaluations: {self.evaluations.get('total', 0)} "
-                 f"({self.evaluations.get('pruned', 0)} pruned by RPS, "
-                 f"{self.evaluations.get('invalid', 0)} invalid); {self.seconds:.1f} s of search",
-                 "", f"held out: each space's {HEADLINE_SPLIT} split, read by no part of the "
-                     f"search",
-                 f"{'':12s}{'':34s}{'split':>11s}{'n':>6s}{'tau':>8s}{'rho':>8s}"]
+        lines = self._head_lines() + [
+            f"spaces   {', '.join(self.spaces)}; fitness: the {self.aggregate} over the "
+            f"spaces; {self._effort()}",
+            "", f"held out: each space's {HEADLINE_SPLIT} split, read by no part of the search",
+            f"{'':12s}{'':34s}{'split':>11s}{'n':>6s}{'tau':>8s}{'rho':>8s}"]
         for space in self.spaces:
             rows = [("found proxy", self.per_space[space])]
             rows += [(f"descriptor: {n}", f) for n, f in self.baselines[space].items()]
-            for name, per_split in rows:
-                for part in REPORT_ORDER:
-                    f = per_split[part]
-                    lines.append(f"{space:12s}{name:34s}{part:>11s}{f['n']:6d}"
-                                 f"{fmt(f['kendall_tau']):>8s}{fmt(f['spearman_rho']):>8s}"
-                                 + (f"   ({f['reason']})" if f.get("reason") else ""))
+            lines += self._figure_lines(rows, lead=f"{space:12s}")
         lines.append(f"\nresults in {self.out}")
         return "\n".join(lines)
-
-    def _repr_markdown_(self) -> str:
-        return f"```\n{self.summary()}\n```"
 
 
 def held_out_markdown(found: dict) -> str:

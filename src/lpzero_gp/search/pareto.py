@@ -21,13 +21,11 @@ found proxy is the member with the best ``choose_on`` fitness on the validation 
 """
 from __future__ import annotations
 
-import time
 from typing import Sequence
 
 import numpy as np
 from deap import base, creator, gp, tools
 
-from .checkpoint import save_checkpoint
 from .evaluate import Outcome
 from .fitness import SIZE_OBJECTIVE
 from .loop import Evolution, canonical
@@ -113,16 +111,7 @@ class ParetoEvolution(Evolution):
 
     def _offspring(self) -> list:
         rank_population(self.population)
-        seen = {canonical(ind, self.language) for ind in self.population}
-        new = []
-        while len(new) < self.config.population:
-            for child in self._vary_once(self.population):
-                if len(new) >= self.config.population:
-                    break
-                if self.config.unique_offspring:
-                    child = self._make_new(child, seen)
-                new.append(child)
-        return new
+        return self._fill([], {canonical(ind, self.language) for ind in self.population})
 
     def _record(self, counts: dict, seconds: float) -> dict:
         valid = [ind for ind in self.population if self._outcome(ind).valid]
@@ -131,39 +120,20 @@ class ParetoEvolution(Evolution):
                                        first_front_only=True)[0] if valid else []
         best = max(valid, key=lambda ind: (self._outcome(ind).fitness, -len(ind),
                                            str(ind))) if valid else None
-        row = {"generation": self.generation,
-               "best": max(fits) if fits else None,
-               "median": float(np.median(fits)) if fits else None,
-               "valid": len(valid),
-               "invalid_rate": 1.0 - len(valid) / len(self.population),
-               "front_size": len(front),
-               **counts,
-               "seconds": round(seconds, 4),
-               "best_formula": str(best) if best is not None else None}
-        self.log.append(row)
-        return row
+        return self._log_row(fits, float(np.median(fits)) if fits else None,
+                             str(best) if best is not None else None, counts, seconds,
+                             front_size=len(front))
 
-    def step(self) -> dict:
-        """Run one generation (the initial one first): breed, evaluate, keep the best by
-        NSGA-II; checkpoint; return its log row."""
-        start = time.perf_counter()
-        self.generation += 1
+    def _generation(self) -> dict:
+        """The initial population, or: breed, evaluate the offspring, keep the best of parents
+        and offspring by NSGA-II; return the evaluation counts."""
         if self.generation == 0:
             self.population = self._initial_population()
-            counts = self._evaluate(self.population)
-        else:
-            offspring = self._offspring()
-            counts = self._evaluate(offspring)
-            self.population = tools.selNSGA2(self.population + offspring,
-                                             self.config.population)
-        seconds = time.perf_counter() - start
-        self.elapsed += seconds
-        row = self._record(counts, seconds)
-        state = self.state()
-        save_checkpoint(state, self.out)
-        if self.on_checkpoint is not None:
-            self.on_checkpoint(state)
-        return row
+            return self._evaluate(self.population)
+        offspring = self._offspring()
+        counts = self._evaluate(offspring)
+        self.population = tools.selNSGA2(self.population + offspring, self.config.population)
+        return counts
 
     def front(self) -> list:
         """The Pareto front of every valid formula evaluated: individuals (objective values

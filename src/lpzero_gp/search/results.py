@@ -225,6 +225,37 @@ def _csv_cell(value):
     return value
 
 
+def evaluation_counts(outcomes: Sequence) -> dict:
+    """How many of a search's evaluated formulas (its memo's outcomes) were pruned, invalid,
+    errors and valid, and the total."""
+    return {"total": len(outcomes), "pruned": sum(o.status == "pruned" for o in outcomes),
+            "invalid": sum(o.status == "invalid" for o in outcomes),
+            "errors": sum(o.status == "error" for o in outcomes),
+            "valid": sum(o.status == "valid" for o in outcomes)}
+
+
+def write_run_logs(out: Path, evolution, cfg, plot_title: str) -> None:
+    """The files of a finished ``evolution``'s course: ``rps.json`` (firings per rule of
+    ``cfg``'s RPS), ``log.jsonl`` and ``log.csv`` (one row per generation),
+    ``evaluations.jsonl`` (the memo) and ``fitness.png`` (titled ``plot_title``)."""
+    from ..report import fitness_plot
+    from .rps import rule_names as rps_rule_names
+    rule_names = rps_rule_names(cfg.absolute)
+    write_json(out / "rps.json", {"enabled": cfg.rps, "rules": rule_names,
+                                  "counts": {r: evolution.rps_counts.get(r, 0)
+                                             for r in rule_names}})
+    write_jsonl(out / "log.jsonl", evolution.log)
+    write_text(out / "log.csv", log_csv_text(evolution.log, rule_names))
+    write_jsonl(out / "evaluations.jsonl", [o.as_dict() for o in evolution.memo.values()])
+    plot_rows = [{**r, "best": _nan(r["best"]), "median": _nan(r["median"])}
+                 for r in evolution.log]
+    fitness_plot(plot_rows, out / "fitness.png", title=plot_title)
+
+
+def _nan(value):
+    return float("nan") if value is None else value
+
+
 def versions() -> dict:
     import deap
     import torch
@@ -237,8 +268,50 @@ def versions() -> dict:
 # -- the result ------------------------------------------------------------------------------
 
 
+def _signed(value) -> str:
+    return "   --" if value is None else f"{value:+.3f}"
+
+
+class FoundText:
+    """The text of a finished search's result (:class:`SearchResult`,
+    :class:`.multi.MultiSearchResult`) about its ``found`` proxy, its ``evaluations``,
+    ``seconds`` and ``out``."""
+
+    @property
+    def formula(self) -> str:
+        return str(self.found)
+
+    def latex(self) -> str:
+        return self.found.latex(simplify=True)
+
+    def _head_lines(self) -> list[str]:
+        return [f"found    {self.found}", f"latex    {self.latex()}"]
+
+    def _effort(self) -> str:
+        return (f"evaluations: {self.evaluations.get('total', 0)} "
+                f"({self.evaluations.get('pruned', 0)} pruned by RPS, "
+                f"{self.evaluations.get('invalid', 0)} invalid); "
+                f"{self.seconds:.1f} s of search")
+
+    @staticmethod
+    def _figure_lines(rows, lead: str = "") -> list[str]:
+        """One line per (scorer name, figures per split) of ``rows`` and split, in
+        :data:`REPORT_ORDER`, after ``lead``."""
+        lines = []
+        for name, per_split in rows:
+            for split_name in REPORT_ORDER:
+                f = per_split[split_name]
+                lines.append(f"{lead}{name:34s}{split_name:>11s}{f['n']:6d}"
+                             f"{_signed(f['kendall_tau']):>8s}{_signed(f['spearman_rho']):>8s}"
+                             + (f"   ({f['reason']})" if f.get("reason") else ""))
+        return lines
+
+    def _repr_markdown_(self) -> str:
+        return f"```\n{self.summary()}\n```"
+
+
 @dataclass
-class SearchResult:
+class SearchResult(FoundText):
     """A finished search: where its files are, and what it found.
 
     ``found``: the chosen :class:`Proxy` (its ``figures`` set); ``figures``: the found proxy's
@@ -267,44 +340,23 @@ class SearchResult:
         """The found proxy's figures on the test split, which no part of the search read."""
         return self.figures[HEADLINE_SPLIT]
 
-    @property
-    def formula(self) -> str:
-        return str(self.found)
-
-    def latex(self) -> str:
-        return self.found.latex(simplify=True)
-
     def summary(self) -> str:
         """The text ``lpzero-gp search`` prints at the end."""
-        def fmt(v):
-            return "   --" if v is None else f"{v:+.3f}"
-
-        lines = [f"found    {self.found}",
-                 f"latex    {self.latex()}",
-                 f"language {self.found.language.name}; hall of fame: {len(self.hall_of_fame)}; "
-                 f"evaluations: {self.evaluations.get('total', 0)} "
-                 f"({self.evaluations.get('pruned', 0)} pruned by RPS, "
-                 f"{self.evaluations.get('invalid', 0)} invalid); "
-                 f"{self.seconds:.1f} s of search",
-                 "",
-                 f"held out: the {HEADLINE_SPLIT} split ({self.held_out['n']} records), "
-                 f"read by no part of the search",
-                 f"{'':34s}{'split':>11s}{'n':>6s}{'tau':>8s}{'rho':>8s}"]
+        lines = self._head_lines() + [
+            f"language {self.found.language.name}; hall of fame: {len(self.hall_of_fame)}; "
+            f"{self._effort()}",
+            "",
+            f"held out: the {HEADLINE_SPLIT} split ({self.held_out['n']} records), "
+            f"read by no part of the search",
+            f"{'':34s}{'split':>11s}{'n':>6s}{'tau':>8s}{'rho':>8s}"]
         rows = [("found proxy", self.figures)]
         rows += [(f"descriptor: {name}", per_split) for name, per_split in self.baselines.items()]
-        for name, per_split in rows:
-            for split_name in REPORT_ORDER:
-                f = per_split[split_name]
-                lines.append(f"{name:34s}{split_name:>11s}{f['n']:6d}"
-                             f"{fmt(f['kendall_tau']):>8s}{fmt(f['spearman_rho']):>8s}"
-                             + (f"   ({f['reason']})" if f.get("reason") else ""))
+        lines += self._figure_lines(rows)
         if self.published:
             p = self.published
             bars = "|.|" if p.get("absolute") else ""
             lines.append(f"{p['name'] + (' ' + bars if bars else ''):34s}{'(their set)':>11s}"
-                         f"{p['n']:6d}{fmt(p['kendall_tau']):>8s}{fmt(p['spearman_rho']):>8s}")
+                         f"{p['n']:6d}{_signed(p['kendall_tau']):>8s}"
+                         f"{_signed(p['spearman_rho']):>8s}")
         lines.append(f"\nresults in {self.out}")
         return "\n".join(lines)
-
-    def _repr_markdown_(self) -> str:
-        return f"```\n{self.summary()}\n```"

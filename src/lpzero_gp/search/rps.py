@@ -222,36 +222,38 @@ class AbsorbedOperation(StructuralRule):
         return None
 
 
-def _applied_twice(view: TreeView, flag: str) -> str | None:
-    for i, prim in enumerate(view.prim):
-        if (prim is not None and prim.arity == 1 and getattr(prim, flag)
-                and not primitive_facts(prim.name).noop):
-            child = view.children[i][0]
-            if view.prim[child] is not None and view.name(child) == prim.name:
-                return prim.name
-    return None
+class AppliedTwice(StructuralRule):
+    """f(f(x)) for a unary f (not a no-op) with the registry flag ``flag``, which is
+    ``same_as`` (``{f}``: f's name)."""
+
+    flag = ""
+    same_as = ""
+
+    def fires(self, view):
+        for i, prim in enumerate(view.prim):
+            if (prim is not None and prim.arity == 1 and getattr(prim, self.flag)
+                    and not primitive_facts(prim.name).noop):
+                child = view.children[i][0]
+                if view.prim[child] is not None and view.name(child) == prim.name:
+                    f = prim.name
+                    return f"{f}({f}(x)) is {self.same_as.format(f=f)}"
+        return None
 
 
-class InvolutionTwice(StructuralRule):
+class InvolutionTwice(AppliedTwice):
     """f(f(x)) for an involution f (``f(f(x)) = x``): neg(neg(x)), inverse(inverse(x))."""
 
     name = "involution_twice"
     description = "an involution applied twice: neg(neg(x)), inverse(inverse(x))"
-
-    def fires(self, view):
-        name = _applied_twice(view, "involution")
-        return None if name is None else f"{name}({name}(x)) is x"
+    flag, same_as = "involution", "x"
 
 
-class IdempotentTwice(StructuralRule):
+class IdempotentTwice(AppliedTwice):
     """f(f(x)) for an idempotent f (``f(f(x)) = f(x)``): abs(abs(x)), relu(relu(x))."""
 
     name = "idempotent_twice"
     description = "an idempotent operation applied twice: abs(abs(x)), znorm(znorm(x))"
-
-    def fires(self, view):
-        name = _applied_twice(view, "idempotent")
-        return None if name is None else f"{name}({name}(x)) is {name}(x)"
+    flag, same_as = "idempotent", "{f}(x)"
 
 
 class IdempotentBinary(StructuralRule):
