@@ -806,9 +806,25 @@ def test_experiment_script_offline_first_run(tmp_path):
     assert "ppl_summary.yaml" in lines[0] and "--data-dir" in lines[0]
 
 
+# exec the command with SIGINT at its default and no signal blocked, as a terminal's shell
+# starts a foreground command: an ignored or blocked signal is inherited across exec, and this
+# test process's state is not ours to choose (once, in CI, two Ctrl-C tests on one pytest-xdist
+# worker saw the command run to its end, interrupted by nothing, while SIGTERM worked)
+_AS_FROM_A_SHELL = ("import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+                    "signal.pthread_sigmask(signal.SIG_SETMASK, []); "
+                    "os.execv(sys.argv[1], sys.argv[1:])")
+
+
+def _signal_state() -> str:
+    return (f"this test process: SIGINT handler {signal.getsignal(signal.SIGINT)!r}, "
+            f"blocked {sorted(signal.pthread_sigmask(signal.SIG_BLOCK, []))}")
+
+
 def _interrupt(cmd, tmp_path, ready, sig, cwd=None) -> subprocess.CompletedProcess:
     """Start ``cmd`` in its own process group, send ``sig`` to the group once ``ready()``
-    (as Ctrl-C does), and return what it printed."""
+    (as Ctrl-C does), and return what it printed (stderr ends with this process's signal
+    state when the command was not interrupted)."""
+    cmd = [sys.executable, "-c", _AS_FROM_A_SHELL, *cmd]
     proc = subprocess.Popen(cmd, env=_env(tmp_path), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, start_new_session=True,
                             cwd=cwd or tmp_path)
@@ -818,6 +834,8 @@ def _interrupt(cmd, tmp_path, ready, sig, cwd=None) -> subprocess.CompletedProce
     assert proc.poll() is None, "the command ended before it could be interrupted"
     os.killpg(proc.pid, sig)
     out, err = proc.communicate(timeout=60)
+    if proc.returncode == 0:
+        err += "\n" + _signal_state()
     return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
 
 
