@@ -152,7 +152,7 @@ def combination_descriptor(space, folder: Path, got: dict) -> tuple[str, str]:
 
 def combination(space_name: str, folder: Path | None = None, descriptor: str | None = None,
                 n_boot: int = 1000, progress: bool = False) -> dict:
-    from .held_out import test_split_scores
+    from .held_out import _folder_option, test_split_scores
     folder = Path(folder or experiments_dir() / space_name)
     got = test_split_scores(space_name, folder, progress)
     space = get_space(space_name)
@@ -183,7 +183,8 @@ def combination(space_name: str, folder: Path | None = None, descriptor: str | N
             "descriptor_ties": tie_counts(table[descriptor]),
             "rows": rows, "skipped": skipped, "found_files": [p.name for p in files],
             "capture": prov["capture"], "commit": git_commit(),
-            "command": f"python -m lpzero_gp.search.combination --space {space_name}"}
+            "command": f"python -m lpzero_gp.search.combination --space {space_name}"
+                       + _folder_option(space_name, folder)}
 
 
 def markdown(result: dict) -> str:
@@ -232,7 +233,8 @@ def main(argv=None) -> int:
         parser.add_argument("--descriptor", help="the descriptor to combine with (default: the "
                             "found files' own, else the best on the validation split)")
     return table_main(argv, __doc__.splitlines()[0], "combination",
-                      lambda args: combination(args.space, descriptor=args.descriptor,
+                      lambda args: combination(args.space, args.folder,
+                                               descriptor=args.descriptor,
                                                n_boot=args.n_boot), markdown, add_arguments)
 
 

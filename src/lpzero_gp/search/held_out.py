@@ -8,7 +8,7 @@ Spearman ρ with bootstrap intervals and the paired-bootstrap difference of ρ a
 descriptor on the same records. When the found proxies come from searches with different
 splits, each is also reported on its own test split.
 
-    python -m lpzero_gp.search.held_out --space flexibert [--out experiments/flexibert]
+    python -m lpzero_gp.search.held_out --space flexibert [--folder experiments/flexibert]
 """
 from __future__ import annotations
 
@@ -33,6 +33,19 @@ from ..spaces import get_space, space_names
 def _settings(capture: dict) -> CaptureSettings:
     keys = {f for f in CaptureSettings.__dataclass_fields__}
     return CaptureSettings(**{k: v for k, v in capture.items() if k in keys})
+
+
+def _folder_option(space_name: str, folder: Path | None) -> str:
+    """`` --folder F`` when ``folder`` is not the space's experiment folder (relative to the
+    checkout when inside it), else empty."""
+    if folder is None:
+        return ""
+    default = experiments_dir() / space_name
+    if Path(folder).resolve() == default.resolve():
+        return ""
+    root = experiments_dir().parent.resolve()
+    path = Path(folder).resolve()
+    return f" --folder {path.relative_to(root) if path.is_relative_to(root) else path}"
 
 
 def test_split_scores(space_name: str, folder: Path | None = None, progress: bool = False
@@ -99,7 +112,8 @@ def held_out(space_name: str, folder: Path | None = None, n_boot: int = 1000,
     return {"space": space_name, "split": "test", "record_ids": test_ids,
             "capture": prov["capture"], "split_seed": prov.get("split_seed"),
             "best_descriptor": best, "n_boot": n_boot, "rows": rows,
-            "command": f"python -m lpzero_gp.search.held_out --space {space_name}"}
+            "command": f"python -m lpzero_gp.search.held_out --space {space_name}"
+                       + _folder_option(space_name, folder)}
 
 
 def markdown(result: dict) -> str:
@@ -121,20 +135,24 @@ def markdown(result: dict) -> str:
 
 def table_main(argv, description: str, name: str, make, markdown, add_arguments=None) -> int:
     """The command of a table on a space's test split: ``--space``, the options
-    ``add_arguments(parser)`` adds, ``--out`` (the folder for ``<name>.json`` / ``.md``,
-    default the experiment folder) and ``--n-boot``; ``make(args)`` computes the result,
-    ``markdown(result)`` its table, which is written and printed. An :class:`LpzeroError`
-    exits with status 2 and its message."""
+    ``add_arguments(parser)`` adds, ``--folder`` (the experiment folder whose found*.json are
+    read; default ``experiments/<space>``), ``--out`` (the folder for ``<name>.json`` /
+    ``.md``, default ``--folder``) and ``--n-boot``; ``make(args)`` computes the result
+    (``args.folder`` resolved), ``markdown(result)`` its table, which is written and printed.
+    An :class:`LpzeroError` exits with status 2 and its message."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--space", required=True, choices=space_names())
     if add_arguments is not None:
         add_arguments(parser)
-    parser.add_argument("--out", help=f"folder for {name}.json / .md (default: the "
-                        "experiment folder)")
+    parser.add_argument("--folder", help="the experiment folder whose found*.json are read "
+                        "(default: experiments/<space> of the checkout; e.g. "
+                        "experiments/llama/wide_shakespeare)")
+    parser.add_argument("--out", help=f"folder for {name}.json / .md (default: --folder)")
     parser.add_argument("--n-boot", type=int, default=1000)
     args = parser.parse_args(argv)
     try:
-        out = Path(args.out or experiments_dir() / args.space)
+        args.folder = Path(args.folder) if args.folder else experiments_dir() / args.space
+        out = Path(args.out or args.folder)
         result = make(args)
     except LpzeroError as exc:
         parser.exit(2, f"{parser.prog}: error: {exc}\n")
@@ -147,7 +165,8 @@ def table_main(argv, description: str, name: str, make, markdown, add_arguments=
 
 def main(argv=None) -> int:
     return table_main(argv, __doc__.splitlines()[0], "held_out",
-                      lambda args: held_out(args.space, n_boot=args.n_boot), markdown)
+                      lambda args: held_out(args.space, args.folder, n_boot=args.n_boot),
+                      markdown)
 
 
 if __name__ == "__main__":
