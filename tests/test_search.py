@@ -71,6 +71,16 @@ def test_small_search_writes_every_result_file(tmp_path):
     assert sum(result.figures[s]["n"] for s in ("search", "validation", "test")) == N_RECORDS
     assert -1.0 <= result.figures["all"]["spearman_rho"] <= 1.0
 
+    # the held-out table of a run folder (not experiments/<space>): the found proxy's row is
+    # the search's own test figure, and the table says the command that made it
+    from lpzero_gp.search import held_out
+    assert held_out.main(["--space", "flexibert", "--folder", str(out), "--n-boot", "20"]) == 0
+    table = json.loads((out / "held_out.json").read_text())
+    row = next(r for r in table["rows"] if r["kind"] == "found")
+    assert row["spearman_rho"] == pytest.approx(result.held_out["spearman_rho"])
+    assert row["n"] == result.held_out["n"]
+    assert table["command"].endswith(f"--space flexibert --folder {out.resolve()}")
+
     hof = json.loads((out / "hall_of_fame.json").read_text())
     entries = hof["entries"]
     assert 1 <= len(entries) <= 10 and sum(e["chosen"] for e in entries) == 1

@@ -26,7 +26,7 @@ from ..collect import collect_inputs
 from ..errors import LpzeroError
 from ..hand_bank import hand_names
 from ..locations import experiments_dir
-from ..metrics import bootstrap_ci, correlations, paired_bootstrap
+from ..metrics import MetricInputError, bootstrap_ci, correlations, paired_bootstrap
 from ..spaces import get_space, space_names
 
 
@@ -93,17 +93,26 @@ def held_out(space_name: str, folder: Path | None = None, n_boot: int = 1000,
     got = test_split_scores(space_name, folder, progress)
     quality, scores, test_ids, prov = (got["quality"], got["scores"], got["test_ids"],
                                        got["provenance"])
-    desc = {k: v for k, (kind, v) in scores.items() if kind == "descriptor"}
-    best = max(desc, key=lambda k: correlations(desc[k], quality).spearman_rho)
+    desc = {k: v for k, (kind, v) in scores.items() if kind == "descriptor"
+            and _rho(v, quality) is not None}
+    if not desc:
+        raise MetricInputError(f"no descriptor of {space_name} varies on the {len(quality)} "
+                               f"test records: nothing to compare the proxies with")
+    best = max(desc, key=lambda k: _rho(desc[k], quality))
     rows = []
     for label, (kind, values) in scores.items():
         ok = np.isfinite(values)
-        corr = correlations(values[ok], quality[ok])
+        row = {"name": label, "kind": kind, "n": int(ok.sum())}
+        try:
+            corr = correlations(values[ok], quality[ok])
+        except MetricInputError as exc:  # constant on these records: a row that says so
+            rows.append({**row, "kendall_tau": None, "tau_ci": [None, None],
+                         "spearman_rho": None, "rho_ci": [None, None], "reason": str(exc)})
+            continue
         tau_ci = bootstrap_ci(values[ok], quality[ok], "kendall", n_boot)
         rho_ci = bootstrap_ci(values[ok], quality[ok], "spearman", n_boot)
-        row = {"name": label, "kind": kind, "n": int(ok.sum()),
-               "kendall_tau": corr.kendall_tau, "tau_ci": [tau_ci.low, tau_ci.high],
-               "spearman_rho": corr.spearman_rho, "rho_ci": [rho_ci.low, rho_ci.high]}
+        row.update({"kendall_tau": corr.kendall_tau, "tau_ci": [tau_ci.low, tau_ci.high],
+                    "spearman_rho": corr.spearman_rho, "rho_ci": [rho_ci.low, rho_ci.high]})
         if label != best and ok.all():
             test = paired_bootstrap(values, desc[best], quality, "spearman", n_boot)
             row["rho_minus_best"] = {"difference": test.diff, "low": test.low,
@@ -114,6 +123,15 @@ def held_out(space_name: str, folder: Path | None = None, n_boot: int = 1000,
             "best_descriptor": best, "n_boot": n_boot, "rows": rows,
             "command": f"python -m lpzero_gp.search.held_out --space {space_name}"
                        + _folder_option(space_name, folder)}
+
+
+def _rho(values: np.ndarray, quality: np.ndarray) -> float | None:
+    """Spearman's rho on the finite values; None when undefined (constant values)."""
+    ok = np.isfinite(values)
+    try:
+        return correlations(values[ok], quality[ok]).spearman_rho
+    except MetricInputError:
+        return None
 
 
 def markdown(result: dict) -> str:
