@@ -76,6 +76,8 @@ def test_pick_quality_command_on_the_built_llama_benchmark(tmp_path, capsys):
     assert result["combined_descriptor"] == "n_layers"  # what the found files' fitness read
     assert (tmp_path / "pick_quality.png").stat().st_size > 0
     assert "regret − best descriptor" in (tmp_path / "pick_quality.md").read_text()
+    # the table says the command that made it: options away from their defaults included
+    assert result["command"] == "lpzero-gp pick-quality --space llama --draws 20"
 
 
 def test_a_tie_break_picks_as_descriptor_then_proxy_in_every_pool():

@@ -153,6 +153,9 @@ def plot(result: dict, path, title: str = "") -> None:
     plt.close(fig)
 
 
+DEFAULTS = {"pool": 50, "draws": 1000, "top-k": 5, "seed": 0}  # the command's defaults
+
+
 def for_space(space_name: str, folder=None, pool: int = 50, draws: int = 1000, top_k: int = 5,
               seed: int = 0, progress: bool = False) -> dict:
     """Pick quality on the test split of the space's found proxies (see
@@ -162,7 +165,7 @@ def for_space(space_name: str, folder=None, pool: int = 50, draws: int = 1000, t
     from ..baselines.descriptors import descriptor_label, descriptor_scores
     from ..locations import experiments_dir
     from ..search.combination import combination_descriptor, tiebreak_combination
-    from ..search.held_out import test_split_scores
+    from ..search.held_out import _folder_option, test_split_scores
     from ..search.provenance import git_commit
     from ..spaces import get_space
     space = get_space(space_name)
@@ -185,7 +188,12 @@ def for_space(space_name: str, folder=None, pool: int = 50, draws: int = 1000, t
                    "combined_descriptor": descriptor, "combined_descriptor_rule": why,
                    "label": "higher is better" if bench.higher_is_better
                    else "lower is better (regret in label units)",
-                   "command": f"lpzero-gp pick-quality --space {space_name}",
+                   "command": f"lpzero-gp pick-quality --space {space_name}"
+                              + _folder_option(space_name, folder).replace("--folder",
+                                                                            "--found")
+                              + "".join(f" --{k} {v}" for k, v in (("pool", pool),
+                                        ("draws", draws), ("top-k", top_k), ("seed", seed))
+                                        if v != DEFAULTS[k]),
                    "found_provenance": {k: got["provenance"].get(k) for k in
                                         ("commit", "split_seed", "capture")},
                    "commit": git_commit()})
