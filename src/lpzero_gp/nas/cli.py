@@ -36,12 +36,14 @@ def add_commands(subparsers) -> None:
     p = subparsers.add_parser("pick-quality", help="how good the architecture a proxy picks "
                               "under a parameter budget is, against descriptors (test split)")
     p.add_argument("--space", required=True, choices=space_names())
-    p.add_argument("--found", help="folder of the found*.json (default: experiments/SPACE)")
+    p.add_argument("--folder", "--found", dest="found",
+                   help="the experiment folder whose found*.json are read (default: "
+                        "experiments/SPACE; --found is the older name)")
     p.add_argument("--pool", type=int, default=50, help="records per candidate pool")
     p.add_argument("--draws", type=int, default=1000, help="pools per budget")
     p.add_argument("--top-k", type=int, default=5)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", help="output folder (default: the --found folder)")
+    p.add_argument("--out", help="output folder (default: the --folder)")
     p.set_defaults(func=cmd_pick_quality)
 
 

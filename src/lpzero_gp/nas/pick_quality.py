@@ -189,8 +189,7 @@ def for_space(space_name: str, folder=None, pool: int = 50, draws: int = 1000, t
                    "label": "higher is better" if bench.higher_is_better
                    else "lower is better (regret in label units)",
                    "command": f"lpzero-gp pick-quality --space {space_name}"
-                              + _folder_option(space_name, folder).replace("--folder",
-                                                                            "--found")
+                              + _folder_option(space_name, folder)
                               + "".join(f" --{k} {v}" for k, v in (("pool", pool),
                                         ("draws", draws), ("top-k", top_k), ("seed", seed))
                                         if v != DEFAULTS[k]),
