@@ -2,24 +2,26 @@
 by a search its figures on each split of that search, recomputed."""
 from __future__ import annotations
 
+import dataclasses
 import json
 
 from .options import add_capture_options, records_from_args, settings_from_args
 from .proxies import load_found_file, load_proxy
 
 
-def evaluation_summary(proxy, bank) -> dict:
+def evaluation_summary(proxy, result, record_ids, quality) -> dict:
+    """``proxy``'s ``result`` (a ProxyResult on ``record_ids``) against ``quality`` (N,)."""
     from ..metrics import correlations
     import numpy as np
-    result = proxy.evaluate(bank)
-    out = {"formula": str(proxy), "language": proxy.language.name, "n_records": len(bank),
-           "n_invalid": len(result.invalid_records), "valid": result.valid,
-           "reason": result.reason,
+    quality = np.asarray(quality, dtype=np.float64)
+    out = {"formula": str(proxy), "language": proxy.language.name,
+           "n_records": len(record_ids), "n_invalid": len(result.invalid_records),
+           "valid": result.valid, "reason": result.reason,
            "scores": {rid: (float(v) if np.isfinite(v) else None)
-                      for rid, v in zip(bank.record_ids, result.scores)}}
+                      for rid, v in zip(record_ids, result.scores)}}
     finite = np.isfinite(result.scores)
     if finite.sum() >= 3 and np.ptp(result.scores[finite]) > 0:
-        corr = correlations(result.scores[finite], bank.quality[finite])
+        corr = correlations(result.scores[finite], quality[finite])
         out.update(kendall_tau=corr.kendall_tau, spearman_rho=corr.spearman_rho,
                    n=int(finite.sum()))
     else:
@@ -67,14 +69,16 @@ def _capture_differences(found, settings) -> dict:
             if key in mine and mine[key] != value}
 
 
-def split_summary(found, proxy, bank, bench) -> dict:
-    """The proxy's figures on each split of its search, recomputed on ``bank``, with the stored
-    figures and whether they match (:mod:`lpzero_gp.search.found`)."""
+def split_summary(found, result, record_ids, quality, bench) -> dict:
+    """The proxy's figures on each split of its search, recomputed from ``result`` (its
+    ProxyResult on ``record_ids``, against ``quality`` (N,)), with the stored figures and
+    whether they match (:mod:`lpzero_gp.search.found`)."""
     import numpy as np
     from ..search.found import differences, recompute_split_figures, split_positions
-    positions = split_positions(found.splits, list(bank.record_ids), bench.source)
-    scores = np.asarray(proxy.evaluate(bank).scores, dtype=np.float64)
-    figures = recompute_split_figures(found, scores, np.asarray(bank.quality), positions)
+    positions = split_positions(found.splits, list(record_ids), bench.source)
+    scores = np.asarray(result.scores, dtype=np.float64)
+    figures = recompute_split_figures(found, scores, np.asarray(quality, dtype=np.float64),
+                                      positions)
     stored = {name: {key: (found.split_figures or {}).get(name, {}).get(key)
                      for key in ("kendall_tau", "spearman_rho", "n")}
               for name in figures}
@@ -105,17 +109,27 @@ def cmd_evaluate(args) -> int:
     if recompute:
         bench = _records_of_splits(found, bench)
     settings = settings_from_args(args)
-    from ..hand_bank import hand_names
-    bank = collect_inputs(space, bench.records, settings,
-                          cache=False if args.no_cache else args.cache_dir,
-                          data_dir=args.data_dir, progress=not args.json,
-                          hand_designed=hand_names(proxy))
-    out = evaluation_summary(proxy, bank)
-    out.update(space=space.name, benchmark=bench.source, label=bench.label_name)
+    record_ids = [str(r.id) for r in bench.records]
+    quality = [r.quality for r in bench.records]
+    if args.exact:
+        from ..exact import exact_results
+        result = exact_results([proxy], space, bench.records, settings, args.data_dir,
+                               progress=not args.json)[0]
+        settings = dataclasses.replace(settings, max_elements=None)
+    else:
+        from ..hand_bank import hand_names
+        bank = collect_inputs(space, bench.records, settings,
+                              cache=False if args.no_cache else args.cache_dir,
+                              data_dir=args.data_dir, progress=not args.json,
+                              hand_designed=hand_names(proxy))
+        result = proxy.evaluate(bank)
+    out = evaluation_summary(proxy, result, record_ids, quality)
+    out.update(space=space.name, benchmark=bench.source, label=bench.label_name,
+               exact=bool(args.exact))
     if found is not None and found.splits is not None:
         out.update(splits=None, splits_note=note)
     if recompute:
-        out.update(split_summary(found, proxy, bank, bench),
+        out.update(split_summary(found, result, record_ids, quality, bench),
                    capture_differences=_capture_differences(found, settings.resolved(space)))
     if args.json:
         print(json.dumps(out, indent=2))
@@ -124,6 +138,8 @@ def cmd_evaluate(args) -> int:
     print(f"records  {out['n_records']} of {bench.source} ({bench.label_name}, "
           f"{'higher' if bench.higher_is_better else 'lower'} is better; figures use the "
           f"label oriented so that a proxy ranking correctly is positive)")
+    if out["exact"]:
+        print("tensors  full (--exact): every record captured whole, one at a time")
     print(f"invalid  {out['n_invalid']}" + (f" ({out['reason']})" if out["reason"] else ""))
     if out["kendall_tau"] is None:
         print("no correlation: fewer than 3 valid, distinct scores")
@@ -153,6 +169,9 @@ def print_splits(out: dict) -> None:
     if out["splits_match"]:
         print("stored   match: every split's tau, rho and n equal the stored figures "
               "(within 1e-6)")
+    elif out.get("exact"):
+        print(f"stored   the search's figures, on its sketch: "
+              f"{'; '.join(out['splits_differences'])}")
     else:
         print(f"stored   DIFFER: {'; '.join(out['splits_differences'])}")
 
@@ -166,6 +185,10 @@ def add_command(sub) -> None:
                    "capture settings of its search unless --records, --limit or capture "
                    "options say otherwise)")
     p.add_argument("--language", help="primitive set of a formula string (default: default)")
+    p.add_argument("--exact", action="store_true",
+                   help="evaluate on the full tensors instead of the sketch: each record "
+                        "captured whole and let go before the next (no cache; one capture "
+                        "per record); a found.json's splits are recomputed exactly")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     # None means "not given": a found.json's own space and capture settings, else the defaults
     p.set_defaults(func=cmd_evaluate, space=None, batch_size=None, seed=None)
