@@ -66,3 +66,33 @@ def test_evaluate_exact_command(records, capsys):
     assert main(argv) == 0
     sketched = json.loads(capsys.readouterr().out)
     assert sketched["exact"] is False and sketched["scores"] != exact["scores"]
+
+
+def test_a_search_with_exact_figures_chooses_and_reports_on_the_full_tensors(tmp_path):
+    from lpzero_gp.search import search
+    from lpzero_gp.errors import ConfigError
+    settings = dict(records=12, batch_size=2, seq_len=32, max_elements=512, progress=False,
+                    generations=1, population=8, seed=3)
+    sketched = search("flexibert", out=tmp_path / "sketch", **settings)
+    exact = search("flexibert", out=tmp_path / "exact", exact=True, **settings)
+    # the same search (the fitness reads the sketch): the same hall of fame
+    hof = [json.loads((tmp_path / n / "hall_of_fame.json").read_text())
+           for n in ("sketch", "exact")]
+    assert [e["formula"] for e in hof[0]["entries"]] == [e["formula"] for e in hof[1]["entries"]]
+    assert (hof[0]["figures_on"], hof[1]["figures_on"]) == ("sketch", "full tensors")
+    # every figure of the exact run is the proxy's on the full tensors of its split's records
+    space = get_space("flexibert")
+    bench = space.load_benchmark()
+    found = json.loads((tmp_path / "exact" / "found.json").read_text())
+    assert found["figures_on"] == "full tensors"
+    test_ids = found["provenance"]["splits"]["test"]
+    records = [bench.by_id(i) for i in test_ids]
+    want = exact_results([exact.found], space, records,
+                         CaptureSettings(batch_size=2, seq_len=32), progress=False)[0]
+    from lpzero_gp.metrics import correlations
+    ok = np.isfinite(want.scores)
+    corr = correlations(want.scores[ok], np.array([r.quality for r in records])[ok])
+    assert exact.figures["test"]["spearman_rho"] == pytest.approx(corr.spearman_rho, abs=1e-12)
+    assert sketched.figures["test"]["n"] == exact.figures["test"]["n"]
+    with pytest.raises(ConfigError, match="exact"):
+        search("flexibert", out=tmp_path / "hybrid", exact=True, language="hybrid", **settings)

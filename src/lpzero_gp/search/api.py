@@ -89,6 +89,9 @@ def search(space: str | None = None, config: str | os.PathLike | Mapping | RunSp
                              progress=progress, on_checkpoint=on_checkpoint)
 
     lang = load_language(cfg.language)  # a wrong language fails before any capture
+    if cfg.exact and lang.hand:
+        raise ConfigError(f"exact = true: language {lang.name!r} reads hand-designed proxies, "
+                          f"which have no full-tensor form; search without exact")
     from ..spaces import get_space
     space_obj = get_space(cfg.space)
     bench = space_obj.load_benchmark(spec.records.benchmark, data_dir=data_dir)
@@ -140,7 +143,8 @@ def _search_with(engine, spec, cfg, out, state, lang, space_obj, bench, settings
         evolution = loop(cfg, lang, pool, out, spec_dict, list(bank.record_ids), state,
                          on_checkpoint)
         evolution.run(cfg.generations, progress=progress)
-    return finish(out, evolution, bank, split, space_obj, bench, cfg, prov)
+    return finish(out, evolution, bank, split, space_obj, bench, cfg, prov,
+                  exact_settings=(settings, data_dir, progress) if cfg.exact else None)
 
 
 # what a search writes into its results folder: files made at its start, then its results
@@ -240,10 +244,13 @@ def _resumed_spec(out: Path, state: SearchState, given: RunSpec | None,
 
 
 def finish(out: Path, evolution: Evolution, bank, split: Split, space, bench,
-           cfg: SearchConfig, prov: dict | None = None) -> SearchResult:
+           cfg: SearchConfig, prov: dict | None = None,
+           exact_settings: tuple | None = None) -> SearchResult:
     """Figures per split for the hall of fame, the chosen proxy, and every result file.
     ``prov``: the run's provenance block (:func:`.provenance.provenance`), completed here with
-    the number of evaluations and written to ``found.json`` and ``config.json``."""
+    the number of evaluations and written to ``found.json`` and ``config.json``.
+    ``exact_settings``: ``(capture settings, data_dir, progress)`` to take every figure from
+    the full tensors (``cfg.exact``, :func:`lpzero_gp.exact.exact_results`)."""
     from ..report import proxy_scatter
     lang = evolution.language
     quality = np.asarray(bank.quality, dtype=np.float64)
@@ -255,10 +262,19 @@ def finish(out: Path, evolution: Evolution, bank, split: Split, space, bench,
         objective_names.append(cfg.choose_on)
     objectives = [config_fitness(cfg, n, descriptor, depth) for n in objective_names]
     members = evolution.front() if pareto else list(evolution.hall_of_fame)
+    exact = None
+    if exact_settings is not None and members:
+        from ..exact import exact_results
+        settings, data_dir, progress = exact_settings
+        by_id = {str(r.id): r for r in bench.records}
+        exact = exact_results([Proxy(ind, lang) for ind in members], space,
+                              [by_id[rid] for rid in bank.record_ids], settings, data_dir,
+                              progress)
     entries, proxies = [], []
     for rank, ind in enumerate(members, start=1):
         proxy = Proxy(ind, lang)
-        scores = proxy_scores(proxy, bank)
+        scores = (proxy_scores(proxy, bank) if exact is None
+                  else np.asarray(exact[rank - 1].scores, dtype=np.float64))
         figures = split_figures(scores, quality, split, fit, cfg.absolute, objectives)
         outcome = evolution.memo[proxy.canonical()]
         entries.append({"rank": rank, "formula": str(proxy), "canonical": proxy.canonical(),
@@ -284,6 +300,7 @@ def finish(out: Path, evolution: Evolution, bank, split: Split, space, bench,
         entry["chosen"] = i == chosen
     fitness_block = {"fitness": cfg.fitness, "statistic": cfg.statistic,
                      "absolute": cfg.absolute, "selection": cfg.selection,
+                     "figures_on": "full tensors" if exact is not None else "sketch",
                      "descriptor": (descriptor_name(cfg, space) if descriptor is not None
                                     else None)}
     if pareto:

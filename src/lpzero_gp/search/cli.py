@@ -46,6 +46,11 @@ def _add_search_options(p: argparse.ArgumentParser, add_capture_options) -> None
     p.add_argument("--selection", choices=SELECTIONS,
                    help="tournament (one fitness) or nsga2 (the config's objectives; default "
                         "spearman, partial, size)")
+    p.add_argument("--exact", action="store_const", const=True, default=None,
+                   help="take the hall of fame's figures on every split (so the choice on "
+                        "validation and the test figures) from the full tensors, each record "
+                        "captured whole after the search (the fitness still reads the "
+                        "sketch; default: the config's, else off)")
     p.add_argument("--spaces", nargs="+", metavar="SPACE",
                    help="search one proxy for several spaces at once (two or more; --space "
                         "is then not read): its fitness is --aggregate over the spaces of the "
@@ -75,6 +80,7 @@ def _search_kwargs(args) -> dict:
                 records=records, benchmark=args.benchmark, language=args.language,
                 split_fractions=args.split_fractions, statistic=args.statistic,
                 fitness=args.fitness, descriptor=args.descriptor, selection=args.selection,
+                exact=getattr(args, "exact", None),
                 spaces=getattr(args, "spaces", None), aggregate=getattr(args, "aggregate", None),
                 batch_size=args.batch_size, seq_len=args.seq_len,
                 max_elements=args.max_elements, objective=args.objective, variant=args.variant,

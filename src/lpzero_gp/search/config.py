@@ -88,6 +88,12 @@ class SearchConfig:
     validation split chooses the final proxy from the hall of fame; the test split is only
     reported.
 
+    ``exact``: the hall of fame's figures on every split, hence the choice of the final
+    proxy on the validation split and the reported test figures, come from the full tensors
+    (each record captured whole, one at a time, after the search: :mod:`lpzero_gp.exact`);
+    the fitness during the search still reads the sketch. A formula that scores well only
+    through the sketch's sampling error is then not chosen, or shows it.
+
     Several spaces: ``spaces`` (two or more distinct space names; ``space`` is then not read)
     makes one search whose fitness is the ``aggregate`` (``mean`` or ``min``) over the spaces
     of the fitness on each space's own search split (each space split with the same seed and
@@ -116,6 +122,7 @@ class SearchConfig:
     objectives: list | None = None
     choose_on: str | None = None
     absolute: bool = False
+    exact: bool = False
     subsets: int = 0
     subset_fraction: float = 0.5
     split_fractions: list = field(default_factory=lambda: list(DEFAULT_SPLIT_FRACTIONS))
@@ -207,7 +214,7 @@ class SearchConfig:
             bad("population", "must be >= 2")
         if self.elitism >= self.population:
             bad("elitism", "must be smaller than the population")
-        for key in ("unique_offspring", "absolute", "rps"):
+        for key in ("unique_offspring", "absolute", "rps", "exact"):
             if not isinstance(getattr(self, key), bool):
                 bad(key, "must be true or false")
         for key in ("crossover_prob", "mutation_prob", "subset_fraction"):
@@ -295,6 +302,9 @@ class SearchConfig:
         if self.selection != "tournament":
             bad("selection", "a search over several spaces supports only selection = "
                              "\"tournament\"")
+        if self.exact:
+            bad("exact", "a search over several spaces does not offer exact figures yet; "
+                         "check its proxy with lpzero-gp evaluate --exact on each space")
 
     @property
     def multi(self) -> bool:
