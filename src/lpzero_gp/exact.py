@@ -29,10 +29,11 @@ def exact_results(proxies: Sequence, space, records: Sequence, settings: Capture
     """One :class:`~lpzero_gp.language.proxy.ProxyResult` per proxy: its scores (N,) on the
     full tensors of ``records`` (captured with ``settings`` but ``max_elements=None``), in
     record order, with the status :meth:`Proxy.evaluate` gives."""
+    from .hand_bank import hand_names
     from .language.interpret import interpret
     from .language.proxy import score_status
     for proxy in proxies:
-        hand = [n.name for n in proxy.tree if n.arity == 0 and n.name in proxy.language.hand]
+        hand = hand_names(proxy)
         if hand:
             raise UsageError(f"proxy {proxy} reads hand-designed proxies ({', '.join(hand)}), "
                              f"which have no sketch to compare with; evaluate it without "
@@ -56,4 +57,4 @@ def exact_results(proxies: Sequence, space, records: Sequence, settings: Capture
             raw[i, j] = float(interpret(proxy.tree, proxy.language, bank)[0])
         del inputs, bank
     ids = [str(r.id) for r in records]
-    return [score_status(raw[i].copy(), ids) for i in range(len(proxies))]
+    return [score_status(row, ids) for row in raw]

@@ -165,7 +165,7 @@ def for_space(space_name: str, folder=None, pool: int = 50, draws: int = 1000, t
     from ..baselines.descriptors import descriptor_label, descriptor_scores
     from ..locations import experiments_dir
     from ..search.combination import combination_descriptor, tiebreak_combination
-    from ..search.held_out import _folder_option, test_split_scores
+    from ..search.held_out import folder_option, test_split_scores
     from ..search.provenance import git_commit
     from ..spaces import get_space
     space = get_space(space_name)
@@ -189,7 +189,7 @@ def for_space(space_name: str, folder=None, pool: int = 50, draws: int = 1000, t
                    "label": "higher is better" if bench.higher_is_better
                    else "lower is better (regret in label units)",
                    "command": f"lpzero-gp pick-quality --space {space_name}"
-                              + _folder_option(space_name, folder)
+                              + folder_option(space_name, folder)
                               + "".join(f" --{k} {v}" for k, v in (("pool", pool),
                                         ("draws", draws), ("top-k", top_k), ("seed", seed))
                                         if v != DEFAULTS[k]),

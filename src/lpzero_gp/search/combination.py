@@ -152,7 +152,7 @@ def combination_descriptor(space, folder: Path, got: dict) -> tuple[str, str]:
 
 def combination(space_name: str, folder: Path | None = None, descriptor: str | None = None,
                 n_boot: int = 1000, progress: bool = False) -> dict:
-    from .held_out import _folder_option, test_split_scores
+    from .held_out import folder_option, test_split_scores
     folder = Path(folder or experiments_dir() / space_name)
     got = test_split_scores(space_name, folder, progress)
     space = get_space(space_name)
@@ -184,7 +184,7 @@ def combination(space_name: str, folder: Path | None = None, descriptor: str | N
             "rows": rows, "skipped": skipped, "found_files": [p.name for p in files],
             "capture": prov["capture"], "commit": git_commit(),
             "command": f"python -m lpzero_gp.search.combination --space {space_name}"
-                       + _folder_option(space_name, folder)}
+                       + folder_option(space_name, folder)}
 
 
 def markdown(result: dict) -> str:

@@ -35,7 +35,7 @@ def _settings(capture: dict) -> CaptureSettings:
     return CaptureSettings(**{k: v for k, v in capture.items() if k in keys})
 
 
-def _folder_option(space_name: str, folder: Path | None) -> str:
+def folder_option(space_name: str, folder: Path | None) -> str:
     """`` --folder F`` when ``folder`` is not the space's experiment folder (relative to the
     checkout when inside it), else empty."""
     if folder is None:
@@ -122,7 +122,7 @@ def held_out(space_name: str, folder: Path | None = None, n_boot: int = 1000,
             "capture": prov["capture"], "split_seed": prov.get("split_seed"),
             "best_descriptor": best, "n_boot": n_boot, "rows": rows,
             "command": f"python -m lpzero_gp.search.held_out --space {space_name}"
-                       + _folder_option(space_name, folder)}
+                       + folder_option(space_name, folder)}
 
 
 def _rho(values: np.ndarray, quality: np.ndarray) -> float | None:
